@@ -1,0 +1,25 @@
+"""Types shared by every agent and loop."""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+import jax
+
+
+class Transition(NamedTuple):
+    """One stored step; under a batch, every leaf gains a leading [batch] axis.
+
+    next_obs is the true next observation (`Timestep.final_obs`), never the first observation of
+    the following episode; terminated is 1.0 where the value of next_obs must not be bootstrapped.
+    """
+
+    obs: jax.Array
+    action: jax.Array
+    reward: jax.Array
+    next_obs: jax.Array
+    terminated: jax.Array
+
+
+class ConfigError(ValueError):
+    """A configuration that cannot run; the message says what is wrong and how to fix it."""

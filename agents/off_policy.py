@@ -1,0 +1,273 @@
+"""The fused off-policy training loop, written once for every off-policy agent.
+
+Each iteration acts in `num_envs` environments, steps them, writes the transitions to the
+on-device replay buffer and performs `utd * num_envs` gradient updates, all inside `lax.scan`; an
+evaluation period is `eval_every` env steps followed by a deterministic evaluation on separate
+environments with fixed keys. `train(config, hparams, key)` is pure: N seeds are `jax.vmap` over
+keys (and hyperparameters) of this one function.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any, Callable, NamedTuple
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+
+import envs
+from agents import AGENTS, buffer
+from agents.common import ConfigError, Transition
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Static settings of one run (hashable: a jit static argument)."""
+
+    agent: str
+    """Agent name, a key of agents.AGENTS."""
+    agent_config: Any
+    """The agent's static Config."""
+    env: str = "gymnax/Pendulum-v1"
+    """Environment id (see envs.available())."""
+    total_steps: int = 20_000
+    """Env steps per run, summed over its parallel envs."""
+    eval_every: int = 2_000
+    """Env steps between deterministic evaluations."""
+    eval_episodes: int = 5
+    """Full episodes per evaluation."""
+    num_envs: int = 1
+    """Parallel envs per run; each iteration does utd * num_envs updates."""
+
+    @property
+    def num_evals(self) -> int:
+        return self.total_steps // self.eval_every
+
+    @property
+    def iterations_per_eval(self) -> int:
+        return self.eval_every // self.num_envs
+
+    @property
+    def buffer_capacity(self) -> int:
+        return min(self.agent_config.buffer_size, self.total_steps)
+
+
+def validate(config: TrainConfig) -> None:
+    """Raises ConfigError with a fix for any setting the loop cannot run."""
+    agent_config = config.agent_config
+    positive = {
+        "total_steps": config.total_steps,
+        "eval_every": config.eval_every,
+        "eval_episodes": config.eval_episodes,
+        "num_envs": config.num_envs,
+        "batch_size": agent_config.batch_size,
+        "buffer_size": agent_config.buffer_size,
+        "utd": agent_config.utd,
+    }
+    for name, value in positive.items():
+        if value < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    if agent_config.learning_starts < 0:
+        raise ConfigError(f"--learning-starts must be >= 0, got {agent_config.learning_starts}")
+    if config.eval_every > config.total_steps:
+        raise ConfigError(
+            f"--eval-every {config.eval_every} is larger than --total-steps {config.total_steps}; "
+            "the run would never evaluate"
+        )
+    if config.eval_every % config.num_envs:
+        raise ConfigError(
+            f"--eval-every {config.eval_every} must be a multiple of --num-envs {config.num_envs}"
+        )
+    if config.total_steps % config.eval_every:
+        lower = config.num_evals * config.eval_every
+        raise ConfigError(
+            f"--total-steps {config.total_steps} must be a multiple of --eval-every {config.eval_every} "
+            f"(e.g. --total-steps {lower} or {lower + config.eval_every})"
+        )
+    if config.num_envs > config.buffer_capacity:
+        raise ConfigError(
+            f"--num-envs {config.num_envs} exceeds the replay buffer capacity {config.buffer_capacity}"
+        )
+    if agent_config.learning_starts >= config.total_steps:
+        raise ConfigError(
+            f"--learning-starts {agent_config.learning_starts} is not below --total-steps "
+            f"{config.total_steps}: the agent would never learn"
+        )
+
+
+@flax.struct.dataclass
+class RunState:
+    """Everything that defines a run between evaluations (a checkpoint is this state)."""
+
+    agent: Any
+    buffer: buffer.ReplayBuffer
+    env_state: envs.EnvState
+    obs: jax.Array
+    key: jax.Array
+    eval_key: jax.Array
+
+
+class Loop(NamedTuple):
+    """The pieces of a run; `train` composes them, `train.py` drives `run_period` to show progress."""
+
+    init: Callable[[Any, jax.Array], RunState]
+    """(hparams, key) -> RunState"""
+    run_period: Callable[[RunState, Any, jax.Array], tuple[RunState, dict]]
+    """(state, hparams, period index) -> (state, metrics of the period, ending with its evaluation)"""
+    train: Callable[[Any, jax.Array], tuple[RunState, dict]]
+    """(hparams, key) -> (final state, metrics stacked over evaluations [num_evals, ...])"""
+
+
+def make_loop(config: TrainConfig) -> Loop:
+    validate(config)
+    agent = AGENTS[config.agent]
+    agent_config = config.agent_config
+    env = envs.make(config.env)
+    spec = env.spec
+    if not spec.is_continuous:
+        raise ConfigError(
+            f"{config.agent} needs continuous actions but {spec.env_id} has {spec.num_actions} discrete ones"
+        )
+    num_envs = config.num_envs
+    updates_per_iteration = agent_config.utd * num_envs
+    vmapped_step = jax.vmap(env.step)
+    vmapped_reset = jax.vmap(env.reset)
+
+    def init(hp, key: jax.Array) -> RunState:
+        agent_key, env_key, eval_key, key = jax.random.split(key, 4)
+        agent_state = agent.init(agent_key, spec, agent_config, hp)
+        env_state, obs = vmapped_reset(jax.random.split(env_key, num_envs))
+        example = Transition(
+            obs=obs[0],
+            action=jnp.zeros((spec.action_dim,), jnp.float32),
+            reward=jnp.zeros((), jnp.float32),
+            next_obs=obs[0],
+            terminated=jnp.zeros((), jnp.float32),
+        )
+        return RunState(
+            agent=agent_state,
+            buffer=buffer.init(example, config.buffer_capacity),
+            env_state=env_state,
+            obs=obs,
+            key=key,
+            eval_key=eval_key,
+        )
+
+    def gradient_updates(agent_state, replay, key, hp):
+        def one_update(agent_state, update_key):
+            sample_key, step_key = jax.random.split(update_key)
+            batch = buffer.sample(replay, sample_key, agent_config.batch_size)
+            return agent.update(agent_state, batch, step_key, hp)
+
+        agent_state, metrics = jax.lax.scan(
+            one_update, agent_state, jax.random.split(key, updates_per_iteration)
+        )
+        return agent_state, jax.tree.map(lambda m: m[-1], metrics)
+
+    def iteration(carry, iteration_index, hp):
+        run, last_metrics, finished_return, finished_count = carry
+        key, act_key, step_key, update_key = jax.random.split(run.key, 4)
+        env_steps_before = iteration_index * num_envs
+        actions = jax.lax.cond(
+            env_steps_before < agent_config.learning_starts,
+            lambda: jax.random.uniform(act_key, (num_envs, spec.action_dim), minval=-1.0, maxval=1.0),
+            lambda: agent.act(run.agent, run.obs, act_key, False),
+        )
+        env_state, timestep = vmapped_step(jax.random.split(step_key, num_envs), run.env_state, actions)
+        replay = buffer.add(
+            run.buffer,
+            Transition(
+                obs=run.obs,
+                action=actions,
+                reward=timestep.reward,
+                next_obs=timestep.final_obs,
+                terminated=timestep.terminated.astype(jnp.float32),
+            ),
+        )
+        agent_state, metrics = jax.lax.cond(
+            env_steps_before + num_envs >= agent_config.learning_starts,
+            lambda: gradient_updates(run.agent, replay, update_key, hp),
+            lambda: (run.agent, last_metrics),
+        )
+        done = timestep.done
+        run = run.replace(agent=agent_state, buffer=replay, env_state=env_state, obs=timestep.obs, key=key)
+        return (
+            run,
+            metrics,
+            finished_return + jnp.sum(jnp.where(done, timestep.episode_return, 0.0)),
+            finished_count + jnp.sum(done),
+        ), None
+
+    def evaluate(agent_state, eval_key) -> tuple[jax.Array, jax.Array]:
+        """Deterministic returns and lengths of `eval_episodes` full episodes: [eval_episodes] each."""
+        reset_key, step_key = jax.random.split(eval_key)
+        env_state, obs = vmapped_reset(jax.random.split(reset_key, config.eval_episodes))
+        running = jnp.ones((config.eval_episodes,), bool)
+        totals = jnp.zeros((config.eval_episodes,), jnp.float32)
+        lengths = jnp.zeros((config.eval_episodes,), jnp.int32)
+
+        def eval_step(carry, key):
+            env_state, obs, running, totals, lengths = carry
+            actions = agent.act(agent_state, obs, key, True)
+            env_state, timestep = vmapped_step(jax.random.split(key, config.eval_episodes), env_state, actions)
+            totals = totals + jnp.where(running, timestep.reward, 0.0)
+            lengths = lengths + running.astype(jnp.int32)
+            running = jnp.logical_and(running, ~timestep.done)
+            return (env_state, timestep.obs, running, totals, lengths), None
+
+        (_, _, _, totals, lengths), _ = jax.lax.scan(
+            eval_step,
+            (env_state, obs, running, totals, lengths),
+            jax.random.split(step_key, spec.max_episode_steps),
+        )
+        return totals, lengths
+
+    def metrics_template(run: RunState, hp) -> dict:
+        batch = jax.tree.map(
+            lambda x: jnp.zeros((agent_config.batch_size, *x.shape[1:]), x.dtype), run.buffer.data
+        )
+        shapes = jax.eval_shape(agent.update, run.agent, batch, run.key, hp)[1]
+        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+
+    def run_period(run: RunState, hp, period) -> tuple[RunState, dict]:
+        first = period * config.iterations_per_eval
+        carry = (run, metrics_template(run, hp), jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
+        (run, metrics, finished_return, finished_count), _ = jax.lax.scan(
+            lambda c, i: iteration(c, i, hp), carry, first + jnp.arange(config.iterations_per_eval)
+        )
+        eval_returns, eval_lengths = evaluate(run.agent, run.eval_key)
+        metrics = dict(
+            metrics,
+            eval_return=eval_returns.mean(),
+            eval_length=eval_lengths.astype(jnp.float32).mean(),
+            train_return=jnp.where(finished_count > 0, finished_return / jnp.maximum(finished_count, 1), jnp.nan),
+            env_steps=(period + 1) * config.eval_every,
+        )
+        return run, metrics
+
+    def train(hp, key) -> tuple[RunState, dict]:
+        run = init(hp, key)
+        return jax.lax.scan(lambda r, p: run_period(r, hp, p), run, jnp.arange(config.num_evals))
+
+    return Loop(init=init, run_period=run_period, train=train)
+
+
+def as_arrays(hp: Any) -> Any:
+    """Hyperparameters as float32 array leaves."""
+    return jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), hp)
+
+
+def train(config: TrainConfig, hparams: Any, key: jax.Array) -> tuple[RunState, dict]:
+    """One run, pure and jittable (config static): (final state, metrics [num_evals, ...])."""
+    return make_loop(config).train(as_arrays(hparams), key)
+
+
+def seed_keys(first_seed: int, num_seeds: int) -> jax.Array:
+    """Keys for seeds first_seed, first_seed + 1, ...: [num_seeds] (the same seed, the same key)."""
+    return jax.vmap(jax.random.key)(jnp.arange(first_seed, first_seed + num_seeds))
+
+
+def broadcast(hparams: Any, num_runs: int) -> Any:
+    """Hyperparameters with a leading [num_runs] axis on every leaf."""
+    return jax.tree.map(lambda v: jnp.broadcast_to(jnp.asarray(v, jnp.float32), (num_runs,)), hparams)

@@ -1,0 +1,190 @@
+"""Soft Actor-Critic (Haarnoja et al., 2018) with automatic entropy tuning.
+
+Twin critics with independent initialization and Polyak-averaged targets; a tanh-Gaussian actor;
+the temperature alpha is learned towards the target entropy -scale * |A|. Bootstraps through
+truncation (time limits) and not through termination: `batch.terminated` is the only cut.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import flax.struct
+import jax
+import jax.numpy as jnp
+import optax
+
+from agents import optim
+from agents.common import Transition
+from envs import EnvSpec
+from networks import CriticEnsemble, NetworkSpec, TanhGaussianActor, tanh_gaussian_sample
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """Static SAC settings (shapes and counts; changing one recompiles)."""
+
+    actor_net: str = "mlp"
+    """Actor torso architecture (see networks.KINDS)."""
+    critic_net: str = "mlp"
+    """Critic torso architecture (see networks.KINDS)."""
+    actor_width: int = 256
+    """Hidden units per actor layer."""
+    critic_width: int = 256
+    """Hidden units per critic layer."""
+    actor_depth: int = 2
+    """Number of hidden actor layers."""
+    critic_depth: int = 2
+    """Number of hidden critic layers."""
+    num_critics: int = 2
+    """Critics in the ensemble; the target uses their minimum."""
+    batch_size: int = 256
+    """Transitions per gradient update."""
+    learning_starts: int = 5000
+    """Env steps of uniformly random actions before the first update."""
+    buffer_size: int = 1_000_000
+    """Replay buffer capacity in transitions (capped at the run's total steps)."""
+    utd: int = 1
+    """Update-to-data ratio: gradient updates per env step."""
+
+    @property
+    def actor_spec(self) -> NetworkSpec:
+        return NetworkSpec(self.actor_net, self.actor_width, self.actor_depth)
+
+    @property
+    def critic_spec(self) -> NetworkSpec:
+        return NetworkSpec(self.critic_net, self.critic_width, self.critic_depth)
+
+
+@flax.struct.dataclass
+class Hyperparams:
+    """Array hyperparameters of SAC (sweepable without recompiling)."""
+
+    learning_rate: float = 3e-4
+    """Adam learning rate of actor, critics and temperature."""
+    gamma: float = 0.99
+    """Discount factor."""
+    tau: float = 0.005
+    """Polyak averaging rate of the target critics."""
+    initial_alpha: float = 1.0
+    """Initial entropy temperature."""
+    target_entropy_scale: float = 1.0
+    """The temperature is tuned towards entropy -target_entropy_scale * |A|."""
+
+
+@flax.struct.dataclass
+class State:
+    actor_params: dict
+    critic_params: dict
+    target_critic_params: dict
+    log_alpha: jax.Array
+    actor_opt: optax.OptState
+    critic_opt: optax.OptState
+    alpha_opt: optax.OptState
+    actor: TanhGaussianActor = flax.struct.field(pytree_node=False)
+    critic: CriticEnsemble = flax.struct.field(pytree_node=False)
+
+
+_adam = optim.adam()
+
+
+def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
+    if not env_spec.is_continuous:
+        raise ValueError(
+            f"SAC needs continuous actions but {env_spec.env_id} has {env_spec.num_actions} discrete ones"
+        )
+    actor = TanhGaussianActor(config.actor_spec, env_spec.action_dim)
+    critic = CriticEnsemble(config.critic_spec, config.num_critics)
+    obs = jnp.zeros((1, *env_spec.obs_shape))
+    action = jnp.zeros((1, env_spec.action_dim))
+    actor_key, critic_key = jax.random.split(key)
+    actor_params = actor.init(actor_key, obs)
+    critic_params = critic.init(critic_key, obs, action)
+    log_alpha = jnp.log(jnp.asarray(hp.initial_alpha, jnp.float32))
+    return State(
+        actor_params=actor_params,
+        critic_params=critic_params,
+        target_critic_params=critic_params,
+        log_alpha=log_alpha,
+        actor_opt=_adam.init(actor_params),
+        critic_opt=_adam.init(critic_params),
+        alpha_opt=_adam.init(log_alpha),
+        actor=actor,
+        critic=critic,
+    )
+
+
+def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+    """obs: [batch, *obs_shape] -> actions [batch, action_dim] in [-1, 1]."""
+    mean, log_std = state.actor.apply(state.actor_params, obs)
+    if deterministic:
+        return jnp.tanh(mean)
+    return tanh_gaussian_sample(mean, log_std, key)[0]
+
+
+def sample_action(state: State, actor_params: dict, obs: jax.Array, key: jax.Array):
+    mean, log_std = state.actor.apply(actor_params, obs)
+    return tanh_gaussian_sample(mean, log_std, key)
+
+
+def critic_loss(critic_params, state: State, batch: Transition, key, hp: Hyperparams):
+    alpha = jnp.exp(state.log_alpha)
+    next_action, next_log_prob = sample_action(state, state.actor_params, batch.next_obs, key)
+    next_q = state.critic.apply(state.target_critic_params, batch.next_obs, next_action).min(axis=0)
+    soft_next_value = next_q - alpha * next_log_prob
+    target = batch.reward + hp.gamma * (1.0 - batch.terminated) * soft_next_value
+    q = state.critic.apply(critic_params, batch.obs, batch.action)
+    loss = 0.5 * jnp.sum(jnp.mean((q - jax.lax.stop_gradient(target)) ** 2, axis=-1))
+    return loss, q.mean()
+
+
+def actor_loss(actor_params, state: State, batch: Transition, key):
+    alpha = jnp.exp(state.log_alpha)
+    action, log_prob = sample_action(state, actor_params, batch.obs, key)
+    q = state.critic.apply(state.critic_params, batch.obs, action).min(axis=0)
+    return jnp.mean(alpha * log_prob - q), log_prob
+
+
+def alpha_loss(log_alpha, log_prob, target_entropy):
+    return -jnp.mean(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy))
+
+
+def update(state: State, batch: Transition, key: jax.Array, hp: Hyperparams) -> tuple[State, dict]:
+    """One gradient step of critics, actor and temperature on `batch` (leaves [batch_size, ...])."""
+    critic_key, actor_key = jax.random.split(key)
+    (c_loss, mean_q), critic_grads = jax.value_and_grad(critic_loss, has_aux=True)(
+        state.critic_params, state, batch, critic_key, hp
+    )
+    critic_params, critic_opt = optim.apply(
+        _adam, critic_grads, state.critic_opt, state.critic_params, hp.learning_rate
+    )
+    state = state.replace(critic_params=critic_params, critic_opt=critic_opt)
+
+    (a_loss, log_prob), actor_grads = jax.value_and_grad(actor_loss, has_aux=True)(
+        state.actor_params, state, batch, actor_key
+    )
+    actor_params, actor_opt = optim.apply(
+        _adam, actor_grads, state.actor_opt, state.actor_params, hp.learning_rate
+    )
+
+    target_entropy = -hp.target_entropy_scale * state.actor.action_dim
+    t_loss, alpha_grad = jax.value_and_grad(alpha_loss)(state.log_alpha, log_prob, target_entropy)
+    log_alpha, alpha_opt = optim.apply(_adam, alpha_grad, state.alpha_opt, state.log_alpha, hp.learning_rate)
+
+    target_critic_params = optax.incremental_update(critic_params, state.target_critic_params, hp.tau)
+    state = state.replace(
+        actor_params=actor_params,
+        actor_opt=actor_opt,
+        log_alpha=log_alpha,
+        alpha_opt=alpha_opt,
+        target_critic_params=target_critic_params,
+    )
+    metrics = {
+        "critic_loss": c_loss,
+        "actor_loss": a_loss,
+        "alpha_loss": t_loss,
+        "alpha": jnp.exp(log_alpha),
+        "mean_q": mean_q,
+        "entropy": -jnp.mean(log_prob),
+    }
+    return state, metrics

@@ -1,0 +1,16 @@
+"""Networks of the suite as plain flax modules built from a `NetworkSpec`."""
+
+from networks.heads import CriticEnsemble, QNetwork, TanhGaussianActor, tanh_gaussian_sample
+from networks.mlp import MLP
+from networks.spec import KINDS, NetworkSpec, make_torso
+
+__all__ = [
+    "KINDS",
+    "MLP",
+    "CriticEnsemble",
+    "NetworkSpec",
+    "QNetwork",
+    "TanhGaussianActor",
+    "make_torso",
+    "tanh_gaussian_sample",
+]

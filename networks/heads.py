@@ -1,0 +1,73 @@
+"""Policy and value heads on top of any torso."""
+
+from __future__ import annotations
+
+import flax.linen as nn
+import jax
+import jax.numpy as jnp
+
+from networks.spec import NetworkSpec, make_torso
+
+LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+
+
+def tanh_gaussian_sample(
+    mean: jax.Array, log_std: jax.Array, key: jax.Array
+) -> tuple[jax.Array, jax.Array]:
+    """Samples a = tanh(u), u ~ N(mean, std); returns (a, log pi(a)) with the tanh correction.
+
+    mean, log_std: [..., action_dim] -> action [..., action_dim], log_prob [...].
+    log(1 - tanh(u)^2) = 2 (log 2 - u - softplus(-2u)) is used for numerical stability.
+    """
+    std = jnp.exp(log_std)
+    noise = jax.random.normal(key, mean.shape)
+    u = mean + std * noise
+    gaussian_log_prob = -0.5 * noise**2 - log_std - 0.5 * jnp.log(2.0 * jnp.pi)
+    log_det_jacobian = 2.0 * (jnp.log(2.0) - u - jax.nn.softplus(-2.0 * u))
+    return jnp.tanh(u), jnp.sum(gaussian_log_prob - log_det_jacobian, axis=-1)
+
+
+class TanhGaussianActor(nn.Module):
+    """obs [..., obs_dim] -> (mean [..., action_dim], log_std [..., action_dim]) of a pre-tanh Gaussian."""
+
+    spec: NetworkSpec
+    action_dim: int
+
+    @nn.compact
+    def __call__(self, obs: jax.Array) -> tuple[jax.Array, jax.Array]:
+        features = make_torso(self.spec)(obs)
+        mean = nn.Dense(self.action_dim)(features)
+        log_std = nn.Dense(self.action_dim)(features)
+        # squash into [LOG_STD_MIN, LOG_STD_MAX] smoothly rather than clipping away the gradient
+        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(log_std) + 1.0)
+        return mean, log_std
+
+
+class QNetwork(nn.Module):
+    """(obs [..., obs_dim], action [..., action_dim]) -> Q [...]."""
+
+    spec: NetworkSpec
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        features = make_torso(self.spec)(jnp.concatenate([obs, action], axis=-1))
+        return nn.Dense(1)(features)[..., 0]
+
+
+class CriticEnsemble(nn.Module):
+    """`num_critics` Q-networks with independently initialized parameters -> Q [num_critics, ...]."""
+
+    spec: NetworkSpec
+    num_critics: int = 2
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array) -> jax.Array:
+        ensemble = nn.vmap(
+            QNetwork,
+            variable_axes={"params": 0},
+            split_rngs={"params": True},
+            in_axes=None,
+            out_axes=0,
+            axis_size=self.num_critics,
+        )
+        return ensemble(self.spec)(obs, action)
