@@ -6,7 +6,7 @@ the raw brax env is used unwrapped and `envs.core.make_env` does the resetting.
 
 from __future__ import annotations
 
-import jax.numpy as jnp
+import numpy as np
 
 from envs.core import Env, EnvSpec, make_env
 
@@ -45,7 +45,7 @@ def make(
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", UserWarning)
         env = brax_envs.get_environment(name, backend=backend, **env_kwargs)
-    low, high = (jnp.asarray(bound, jnp.float32) for bound in env.sys.actuator.ctrl_range.T)
+    low, high = (np.asarray(bound, np.float32) for bound in np.asarray(env.sys.actuator.ctrl_range).T)
     spec = EnvSpec(
         env_id=f"brax/{name}",
         obs_shape=(int(env.observation_size),),

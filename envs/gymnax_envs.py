@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import math
+
 import jax.numpy as jnp
+import numpy as np
 
 from envs.core import Env, EnvSpec, make_env
 
@@ -34,9 +37,9 @@ def make(name: str, **env_params) -> Env:
         low = high = None
     elif isinstance(action_space, spaces.Box):
         action_shape = tuple(action_space.shape) or (1,)
-        spec_kwargs = dict(action_dim=int(jnp.prod(jnp.array(action_shape))))
-        low = jnp.broadcast_to(jnp.asarray(action_space.low, jnp.float32), action_shape)
-        high = jnp.broadcast_to(jnp.asarray(action_space.high, jnp.float32), action_shape)
+        spec_kwargs = dict(action_dim=math.prod(action_shape))
+        low = np.broadcast_to(np.asarray(action_space.low, np.float32), action_shape)
+        high = np.broadcast_to(np.asarray(action_space.high, np.float32), action_shape)
     else:
         raise ValueError(f"gymnax/{name} has an action space the suite does not support: {action_space}")
     scalar_action = spec_kwargs.get("action_dim") and action_space.shape == ()

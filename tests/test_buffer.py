@@ -1,0 +1,27 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from agents import buffer
+
+
+def rows(start, n):
+    return {"x": jnp.arange(start, start + n, dtype=jnp.float32), "y": jnp.ones((n, 2)) * start}
+
+
+def test_wraps_around_overwriting_the_oldest_rows():
+    replay = buffer.init({"x": jnp.zeros(()), "y": jnp.zeros((2,))}, capacity=5)
+    replay = buffer.add(replay, rows(0, 3))
+    assert int(replay.size) == 3 and int(replay.insert_at) == 3
+    replay = buffer.add(replay, rows(3, 4))  # rows 3..6: 5 and 6 wrap into slots 0 and 1
+    assert int(replay.size) == 5 and int(replay.insert_at) == 2
+    np.testing.assert_array_equal(replay.data["x"], [5, 6, 2, 3, 4])
+    np.testing.assert_array_equal(replay.data["y"][:, 0], [3, 3, 0, 3, 3])
+
+
+def test_samples_only_filled_rows_even_when_the_batch_is_larger():
+    replay = buffer.init({"x": jnp.zeros(())}, capacity=100)
+    replay = buffer.add(replay, {"x": jnp.arange(1.0, 4.0)})
+    batch = jax.jit(buffer.sample, static_argnums=2)(replay, jax.random.key(0), 64)
+    assert batch["x"].shape == (64,)
+    assert set(np.asarray(batch["x"]).tolist()) == {1.0, 2.0, 3.0}

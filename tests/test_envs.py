@@ -1,0 +1,99 @@
+"""The environment contract of DESIGN.md, for one gymnax and one brax environment."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import envs
+
+
+def rollout(env, key, actions):
+    """Steps one env through `actions` [T, ...] inside lax.scan; returns the stacked Timesteps."""
+    state, _ = env.reset(key)
+
+    def body(state, inputs):
+        step_key, action = inputs
+        state, timestep = env.step(step_key, state, action)
+        return state, timestep
+
+    return jax.lax.scan(body, state, (jax.random.split(key, len(actions)), actions))[1]
+
+
+def test_unknown_id_lists_the_available_ones():
+    with pytest.raises(envs.UnknownEnvError) as error:
+        envs.make("gymnax/Pendulum-v9")
+    message = str(error.value)
+    assert "Did you mean gymnax/Pendulum-v1" in message
+    assert "brax/hopper" in message and "gymnax/CartPole-v1" in message
+
+
+def test_gymnax_truncation_autoreset_and_final_obs():
+    env = envs.make("gymnax/Pendulum-v1", max_steps_in_episode=5)
+    assert env.spec.max_episode_steps == 5 and env.spec.action_dim == 1
+    steps = jax.jit(lambda key: rollout(env, key, jnp.zeros((12, 1))))(jax.random.key(3))
+    ends = np.flatnonzero(np.asarray(steps.done))
+    np.testing.assert_array_equal(ends, [4, 9])
+    assert not np.asarray(steps.terminated).any()
+    assert np.asarray(steps.truncated)[ends].all()
+    np.testing.assert_array_equal(np.asarray(steps.episode_length)[ends], [5, 5])
+    np.testing.assert_allclose(
+        np.asarray(steps.episode_return)[4], np.asarray(steps.reward)[:5].sum(), rtol=1e-6
+    )
+    # final_obs is the pre-reset observation; obs is already the next episode's first one
+    obs, final_obs = np.asarray(steps.obs), np.asarray(steps.final_obs)
+    not_done = np.setdiff1d(np.arange(12), ends)
+    np.testing.assert_array_equal(obs[not_done], final_obs[not_done])
+    for end in ends:
+        assert not np.allclose(obs[end], final_obs[end])
+    # each reset draws a fresh initial state from the step key
+    assert not np.allclose(obs[4], obs[9])
+
+
+def test_gymnax_action_is_rescaled_to_the_bounds():
+    import gymnax
+
+    env = envs.make("gymnax/Pendulum-v1")
+    raw_env, params = gymnax.make("Pendulum-v1")
+    state, _ = env.reset(jax.random.key(0))
+    _, timestep = env.step(jax.random.key(1), state, jnp.array([0.5]))
+    step_key = jax.random.split(jax.random.key(1))[0]
+    raw_obs, *_ = raw_env.step_env(step_key, state.inner, jnp.array(1.0), params)  # 0.5 * max torque 2
+    np.testing.assert_allclose(timestep.obs, raw_obs, rtol=1e-6)
+
+
+def test_termination_is_not_truncation_and_vmap_works():
+    env = envs.make("gymnax/CartPole-v1")
+    assert env.spec.num_actions == 2 and not env.spec.is_continuous
+    keys = jax.random.split(jax.random.key(0), 4)
+    steps = jax.jit(jax.vmap(lambda key: rollout(env, key, jnp.ones((60,), jnp.int32))))(keys)
+    terminated = np.asarray(steps.terminated)
+    assert terminated.any(axis=1).all(), "always pushing right must topple the pole within 60 steps"
+    assert not np.asarray(steps.truncated).any()
+
+
+def test_brax_contract():
+    env = envs.make("brax/inverted_pendulum", max_episode_steps=7)
+    low, high = -3.0, 3.0  # the actuator's ctrl_range in brax's inverted_pendulum
+    assert env.spec.action_dim == 1 and env.spec.obs_shape == (4,)
+    key = jax.random.key(0)
+
+    def check(key):
+        steps = rollout(env, key, jnp.zeros((16, 1)))
+        state, _ = env.reset(key)
+        _, scaled = env.step(key, state, jnp.array([0.5]))
+        return steps, scaled, state
+
+    steps, scaled, state = jax.jit(check)(key)
+    ends = np.flatnonzero(np.asarray(steps.done))
+    np.testing.assert_array_equal(ends, [6, 13])
+    assert np.asarray(steps.truncated)[ends].all() and not np.asarray(steps.terminated).any()
+    obs, final_obs = np.asarray(steps.obs), np.asarray(steps.final_obs)
+    assert not np.allclose(obs[6], final_obs[6])
+    assert not np.allclose(obs[6], obs[13]), "auto-reset must draw a fresh initial state"
+
+    from brax import envs as brax_envs
+
+    raw = brax_envs.get_environment("inverted_pendulum", backend="positional")
+    expected = raw.step(state.inner, jnp.array([low + 0.75 * (high - low)]))
+    np.testing.assert_allclose(scaled.obs, expected.obs, rtol=1e-5, atol=1e-6)
