@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 import envs
+from envs.brax_envs import DEFAULT_BACKEND
 
 
 def rollout(env, key, actions):
@@ -94,6 +95,6 @@ def test_brax_contract():
 
     from brax import envs as brax_envs
 
-    raw = brax_envs.get_environment("inverted_pendulum", backend="positional")
+    raw = brax_envs.get_environment("inverted_pendulum", backend=DEFAULT_BACKEND)
     expected = raw.step(state.inner, jnp.array([low + 0.75 * (high - low)]))
     np.testing.assert_allclose(scaled.obs, expected.obs, rtol=1e-5, atol=1e-6)
