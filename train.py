@@ -168,18 +168,23 @@ def execute(loop, config, command: Command, out: Path) -> int:
     start = time.perf_counter()
     state = init(hp, keys)
     env_steps, returns = [], []
+    period_end = start
     for period in range(config.num_evals):
         state, metrics = run_period(state, hp, jnp.int32(period))
         metrics = jax.tree.map(np.asarray, metrics)
-        elapsed = time.perf_counter() - start
+        period_seconds, period_end = time.perf_counter() - period_end, time.perf_counter()
         step = (period + 1) * config.eval_every
         env_steps.append(step)
         returns.append(metrics["eval_return"])
-        log.write(seeds, step, metrics, elapsed)
-        rate = step * run.seeds / elapsed
-        eta = elapsed / (period + 1) * (config.num_evals - period - 1)
+        log.write(seeds, step, metrics, period_end - start)
+        rate = config.eval_every * run.seeds / period_seconds
+        eta = period_seconds * (config.num_evals - period - 1)
         per_seed = " ".join(f"{r:8.1f}" for r in metrics["eval_return"])
-        print(f"[{step:>9}/{config.total_steps}] {rate:9.0f} env-steps/s  ETA {eta:6.0f} s  eval return: {per_seed}")
+        print(
+            f"[{step:>9}/{config.total_steps}] {rate:8.0f} env-steps/s (all runs)  ETA {eta:5.0f} s  "
+            f"eval return per seed: {per_seed}",
+            flush=True,
+        )
     log.close()
     wall_seconds = time.perf_counter() - start
 
