@@ -1,9 +1,9 @@
 """Agents: one module per algorithm, plus the shared loop, replay buffer and evaluation."""
 
-from agents import sac
+from agents import crossq, sac
 from agents.common import ConfigError, Transition
 
-AGENTS = {"sac": sac}
+AGENTS = {"crossq": crossq, "sac": sac}
 """Agent name (the train.py subcommand) -> module with Config, Hyperparams, init, act, update."""
 
-__all__ = ["AGENTS", "ConfigError", "Transition", "sac"]
+__all__ = ["AGENTS", "ConfigError", "Transition", "crossq", "sac"]

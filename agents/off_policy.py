@@ -154,14 +154,22 @@ def make_loop(config: TrainConfig) -> Loop:
             eval_key=eval_key,
         )
 
-    def gradient_updates(agent_state, replay, key, hp):
-        def one_update(agent_state, update_key):
+    # the first iteration after which the buffer holds learning_starts transitions
+    first_learning_iteration = max(0, -(-(agent_config.learning_starts - num_envs) // num_envs))
+
+    def gradient_updates(agent_state, replay, key, hp, iteration_index):
+        def one_update(agent_state, inputs):
+            update_key, update_index = inputs
             sample_key, step_key = jax.random.split(update_key)
             batch = buffer.sample(replay, sample_key, agent_config.batch_size)
-            return agent.update(agent_state, batch, step_key, hp)
+            return agent.update(agent_state, batch, step_key, hp, update_index)
 
+        # the global index of each update, the same in every run: policy delays stay real branches
+        first_index = (iteration_index - first_learning_iteration) * updates_per_iteration
         agent_state, metrics = jax.lax.scan(
-            one_update, agent_state, jax.random.split(key, updates_per_iteration)
+            one_update,
+            agent_state,
+            (jax.random.split(key, updates_per_iteration), first_index + jnp.arange(updates_per_iteration)),
         )
         return agent_state, jax.tree.map(lambda m: m[-1], metrics)
 
@@ -186,8 +194,8 @@ def make_loop(config: TrainConfig) -> Loop:
             ),
         )
         agent_state, metrics = jax.lax.cond(
-            env_steps_before + num_envs >= agent_config.learning_starts,
-            lambda: gradient_updates(run.agent, replay, update_key, hp),
+            iteration_index >= first_learning_iteration,
+            lambda: gradient_updates(run.agent, replay, update_key, hp, iteration_index),
             lambda: (run.agent, last_metrics),
         )
         done = timestep.done
@@ -227,7 +235,7 @@ def make_loop(config: TrainConfig) -> Loop:
         batch = jax.tree.map(
             lambda x: jnp.zeros((agent_config.batch_size, *x.shape[1:]), x.dtype), run.buffer.data
         )
-        shapes = jax.eval_shape(agent.update, run.agent, batch, run.key, hp)[1]
+        shapes = jax.eval_shape(agent.update, run.agent, batch, run.key, hp, jnp.zeros((), jnp.int32))[1]
         return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
     def run_period(run: RunState, hp, period) -> tuple[RunState, dict]:

@@ -149,8 +149,14 @@ def alpha_loss(log_alpha, log_prob, target_entropy):
     return -jnp.mean(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy))
 
 
-def update(state: State, batch: Transition, key: jax.Array, hp: Hyperparams) -> tuple[State, dict]:
-    """One gradient step of critics, actor and temperature on `batch` (leaves [batch_size, ...])."""
+def update(
+    state: State, batch: Transition, key: jax.Array, hp: Hyperparams, update_index: jax.Array
+) -> tuple[State, dict]:
+    """One gradient step of critics, actor and temperature on `batch` (leaves [batch_size, ...]).
+
+    update_index (the global count of updates before this one) is unused: SAC has no policy delay.
+    """
+    del update_index
     critic_key, actor_key = jax.random.split(key)
     (c_loss, mean_q), critic_grads = jax.value_and_grad(critic_loss, has_aux=True)(
         state.critic_params, state, batch, critic_key, hp

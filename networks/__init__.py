@@ -1,11 +1,14 @@
 """Networks of the suite as plain flax modules built from a `NetworkSpec`."""
 
 from networks.heads import CriticEnsemble, QNetwork, TanhGaussianActor, tanh_gaussian_sample
-from networks.mlp import MLP
+from networks.mlp import MLP, NORMS
+from networks.normalization import BatchRenorm
 from networks.spec import KINDS, NetworkSpec, make_torso
 
 __all__ = [
     "KINDS",
+    "NORMS",
+    "BatchRenorm",
     "MLP",
     "CriticEnsemble",
     "NetworkSpec",

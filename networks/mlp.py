@@ -1,4 +1,4 @@
-"""Plain multilayer perceptron torso."""
+"""Multilayer perceptron torso, optionally batch-(re)normalized as in CrossQ."""
 
 from __future__ import annotations
 
@@ -7,14 +7,29 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 
+from networks.normalization import BatchRenorm
+
+NORMS = ("none", "batch_norm", "batch_renorm")
+
 
 class MLP(nn.Module):
-    """Dense -> ReLU for each hidden width. x: [..., d_in] -> [..., widths[-1]]."""
+    """Dense -> ReLU for each hidden width. x: [batch, d_in] -> [batch, widths[-1]].
+
+    With norm "batch_norm" or "batch_renorm", the input and every hidden activation are
+    normalized (CrossQ's networks); `train` selects batch (True) or running statistics (False).
+    """
 
     widths: Sequence[int]
+    norm: str = "none"
 
     @nn.compact
-    def __call__(self, x: jax.Array) -> jax.Array:
+    def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
+        x = self.normalize(x, train)
         for width in self.widths:
-            x = nn.relu(nn.Dense(width)(x))
+            x = self.normalize(nn.relu(nn.Dense(width)(x)), train)
         return x
+
+    def normalize(self, x: jax.Array, train: bool) -> jax.Array:
+        if self.norm == "none":
+            return x
+        return BatchRenorm(renorm=self.norm == "batch_renorm")(x, train)

@@ -23,10 +23,13 @@ def test_tanh_gaussian_log_prob_matches_numpy_change_of_variables():
 
 def test_critics_are_initialized_independently():
     critic = CriticEnsemble(NetworkSpec(width=16), num_critics=2)
-    params = critic.init(jax.random.key(0), jnp.zeros((1, 3)), jnp.zeros((1, 1)))
-    for kernel in jax.tree.leaves(params):
-        if kernel.ndim == 3:  # [critic, in, out]
-            assert not np.allclose(kernel[0], kernel[1])
+    params = critic.init(jax.random.key(0), jnp.zeros((1, 3)), jnp.zeros((1, 1)))["params"]
+    first, second = jax.tree.leaves(params["QNetwork_0"]), jax.tree.leaves(params["QNetwork_1"])
+    assert len(first) == len(second) == 6
+    for a, b in zip(first, second):
+        assert a.shape == b.shape
+        if np.any(a != 0):  # biases start at zero in both
+            assert not np.allclose(a, b)
 
 
 def make_state():
@@ -60,7 +63,7 @@ def test_bootstraps_through_truncation_but_not_termination():
 
 def test_update_moves_every_parameter_group_and_polyak_averages_the_target():
     state, hp = make_state(), sac.Hyperparams(tau=0.5)
-    new_state, metrics = jax.jit(sac.update)(state, batch(jnp.zeros((4, 3)), 0.0), jax.random.key(2), hp)
+    new_state, metrics = jax.jit(sac.update)(state, batch(jnp.zeros((4, 3)), 0.0), jax.random.key(2), hp, 0)
     assert all(np.isfinite(float(v)) for v in metrics.values())
     for name in ("actor_params", "critic_params", "log_alpha"):
         before, after = jax.tree.leaves(getattr(state, name)), jax.tree.leaves(getattr(new_state, name))
