@@ -1,6 +1,6 @@
 """Occam's single command: CLI -> config -> fused, seed-vmapped training -> run directory.
 
-    python train.py                                     # the default: SAC on gymnax/Pendulum-v1
+    python train.py                                     # the default: CrossQ on gymnax/Pendulum-v1
     python train.py sac --env brax/hopper --seeds 4 --total-steps 100000 --out runs/hopper
     python train.py sac --help                          # every knob, documented
 
@@ -35,9 +35,9 @@ class RunArgs:
     """Number of independent runs, vmapped in one compiled program."""
     seed: int = 0
     """First seed; runs use seed, seed + 1, ..."""
-    total_steps: int = 20_000
+    total_steps: int = 10_000
     """Env steps per run (a multiple of --eval-every)."""
-    eval_every: int = 2_000
+    eval_every: int = 1_000
     """Env steps between deterministic evaluations (a multiple of --num-envs)."""
     eval_episodes: int = 5
     """Full episodes per evaluation, on separate envs with fixed keys."""
@@ -47,6 +47,8 @@ class RunArgs:
     """Run directory (default: runs/<agent>-<env>-<timestamp>)."""
     overwrite: bool = False
     """Allow writing into an existing, non-empty run directory."""
+    preset: str | None = None
+    """Named agent configuration (crossq: paper, cpu; default cpu); explicit flags override it."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,7 +58,29 @@ class Command(Generic[ConfigT, HyperparamsT]):
     hp: HyperparamsT
 
 
-DEFAULT_AGENT = "sac"
+DEFAULT_AGENT = "crossq"
+
+
+def preset_name(flags: list[str]) -> str | None:
+    """The value of --preset, read before parsing because it sets the defaults of the other flags."""
+    for index, flag in enumerate(flags):
+        if flag == "--preset" and index + 1 < len(flags):
+            return flags[index + 1]
+        if flag.startswith("--preset="):
+            return flag.split("=", 1)[1]
+    return None
+
+
+def agent_defaults(name: str, module, preset: str | None):
+    """The agent's Config defaults: the named preset, else its default preset, else Config()."""
+    presets = getattr(module, "PRESETS", {})
+    preset = preset or getattr(module, "DEFAULT_PRESET", None)
+    if preset is None:
+        return module.Config(), None
+    if preset not in presets:
+        available = ", ".join(presets) if presets else "none"
+        raise ConfigError(f"{name} has no preset {preset!r}; its presets: {available}")
+    return presets[preset], preset
 
 
 def parse(argv: list[str]) -> tuple[str, Command]:
@@ -64,6 +88,7 @@ def parse(argv: list[str]) -> tuple[str, Command]:
     name = argv[0] if argv and argv[0] in AGENTS else DEFAULT_AGENT
     flags = argv[1:] if argv and argv[0] in AGENTS else argv
     module = AGENTS[name]
+    config, preset = agent_defaults(name, module, preset_name(flags))
     usage = (
         f"{__doc__.splitlines()[0]}\n\nusage: python train.py [AGENT] [flags]; AGENT is one of "
         f"{', '.join(AGENTS)} (default {DEFAULT_AGENT}). This page: {name}, {module.__doc__.splitlines()[0]}"
@@ -72,7 +97,7 @@ def parse(argv: list[str]) -> tuple[str, Command]:
         Command[module.Config, module.Hyperparams],
         args=flags,
         prog=f"train.py {name}",
-        default=Command(RunArgs(), module.Config(), module.Hyperparams()),
+        default=Command(RunArgs(preset=preset), config, module.Hyperparams()),
         description=usage,
         config=(tyro.conf.OmitArgPrefixes,),
     )
@@ -93,8 +118,8 @@ def prepare_out_dir(run: RunArgs, agent: str) -> Path:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    agent_name, command = parse(argv)
     try:
+        agent_name, command = parse(argv)
         return run_training(agent_name, command)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -150,7 +175,8 @@ def execute(loop, config, command: Command, out: Path) -> int:
 
     hp = broadcast(command.hp, run.seeds)
     keys = seed_keys(run.seed, run.seeds)
-    print(f"{config.agent} on {config.env}: {run.seeds} seeds x {config.total_steps} env steps -> {out}")
+    preset = f" (preset {run.preset})" if run.preset else ""
+    print(f"{config.agent}{preset} on {config.env}: {run.seeds} seeds x {config.total_steps} env steps -> {out}")
 
     compile_start = time.perf_counter()
     init = jax.jit(jax.vmap(loop.init)).lower(hp, keys).compile()

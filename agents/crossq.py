@@ -74,6 +74,7 @@ PRESETS = {
     "cpu": Config(critic_width=256, learning_starts=1000),
 }
 """paper: the ICLR 2024 MuJoCo configuration; cpu: 256-wide critics that train in minutes on a CPU."""
+DEFAULT_PRESET = "cpu"
 
 
 @flax.struct.dataclass

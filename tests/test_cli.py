@@ -14,10 +14,11 @@ def run_cli(*args):
     )
 
 
-def test_help_documents_every_knob():
-    result = run_cli("sac", "--help")
+@pytest.mark.parametrize("agent", ["sac", "crossq"])
+def test_help_documents_every_knob(agent):
+    result = run_cli(agent, "--help")
     assert result.returncode == 0
-    for flag in ("--env", "--seeds", "--total-steps", "--eval-every", "--eval-episodes", "--out",
+    for flag in ("--preset","--env", "--seeds", "--total-steps", "--eval-every", "--eval-episodes", "--out",
                  "--learning-rate", "--batch-size", "--learning-starts", "--gamma", "--tau",
                  "--critic-width", "--actor-width", "--actor-net", "--critic-net", "--utd", "--num-envs"):
         assert flag in result.stdout, flag
@@ -29,6 +30,7 @@ def test_help_documents_every_knob():
         (("--env", "gymnax/Pendulum-v2"), "Did you mean gymnax/Pendulum-v1"),
         (("--total-steps", "1000", "--eval-every", "300"), "multiple of --eval-every"),
         (("--seeds", "0"), "--seeds must be a positive integer"),
+        (("--preset", "gpu"), "crossq has no preset 'gpu'; its presets: paper, cpu"),
     ],
 )
 def test_bad_input_gives_one_clear_line_and_exit_code_2(args, message, tmp_path):
