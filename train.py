@@ -158,7 +158,7 @@ def execute(loop, config, command: Command, out: Path) -> int:
     import jax.numpy as jnp
     import numpy as np
 
-    from agents.off_policy import broadcast, seed_keys
+    from agents.off_policy import broadcast, seed_keys, vmap_runs
     from rundir import output
 
     run = command.run
@@ -179,11 +179,11 @@ def execute(loop, config, command: Command, out: Path) -> int:
     print(f"{config.agent}{preset} on {config.env}: {run.seeds} seeds x {config.total_steps} env steps -> {out}")
 
     compile_start = time.perf_counter()
-    init = jax.jit(jax.vmap(loop.init)).lower(hp, keys).compile()
-    state_shape = jax.eval_shape(jax.vmap(loop.init), hp, keys)
+    init = jax.jit(vmap_runs(loop.init, run.seeds)).lower(hp, keys).compile()
+    state_shape = jax.eval_shape(vmap_runs(loop.init, run.seeds), hp, keys)
     period_index = jnp.zeros((), jnp.int32)
     run_period = (
-        jax.jit(jax.vmap(loop.run_period, in_axes=(0, 0, None)), donate_argnums=0)
+        jax.jit(vmap_runs(loop.run_period, run.seeds, in_axes=(0, 0, None)), donate_argnums=0)
         .lower(state_shape, hp, period_index)
         .compile()
     )

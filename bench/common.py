@@ -1,0 +1,93 @@
+"""Measurement helpers shared by the throughput benchmarks (not imported by the package or tests)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script from anywhere
+
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+
+from agents import AGENTS  # noqa: E402
+from agents.off_policy import TrainConfig, broadcast, make_loop, seed_keys, vmap_runs  # noqa: E402
+
+
+def dense_flops(sizes: list[int], batch: int) -> int:
+    """Forward FLOPs (multiply + add) of a stack of dense layers with these sizes on `batch` rows."""
+    return sum(2 * batch * n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
+
+
+def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
+    """GFLOP/s of a chain of [m, k] @ [k, n] matmuls on this device (k == n), compile excluded."""
+    x = jnp.ones((m, k), jnp.float32) / k
+    w = jnp.ones((k, n), jnp.float32)
+    repeats = max(1, int(seconds * 100e9 / (2 * m * k * n)))
+    chain = jax.jit(lambda x: jax.lax.fori_loop(0, repeats, lambda _, y: jnp.tanh(y @ w), x))
+    jax.block_until_ready(chain(x))
+    start = time.perf_counter()
+    jax.block_until_ready(chain(x))
+    return 2 * m * k * n * repeats / (time.perf_counter() - start) / 1e9
+
+
+def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:
+    """Times one evaluation period of `steps` env steps per run, every step with an update.
+
+    learning_starts is 0 so that the timed period is all updates; a first, untimed period warms
+    up. Returns compile seconds (lower().compile()), timed seconds and env steps over all runs.
+    """
+    module = AGENTS[agent]
+    config = TrainConfig(
+        agent=agent,
+        agent_config=agent_config.__class__(**{**agent_config.__dict__, "learning_starts": 0}),
+        total_steps=steps * 2,
+        eval_every=steps,
+        eval_episodes=1,
+    )
+    loop = make_loop(config)
+    hp = broadcast(module.Hyperparams(), num_seeds)
+    keys = seed_keys(0, num_seeds)
+    state = jax.jit(vmap_runs(loop.init, num_seeds))(hp, keys)
+    start = time.perf_counter()
+    run_period = (
+        jax.jit(vmap_runs(loop.run_period, num_seeds, in_axes=(0, 0, None)), donate_argnums=0)
+        .lower(state, hp, jnp.int32(0))
+        .compile()
+    )
+    compile_seconds = time.perf_counter() - start
+    state, metrics = run_period(state, hp, jnp.int32(0))
+    jax.block_until_ready(metrics)
+    start = time.perf_counter()
+    state, metrics = run_period(state, hp, jnp.int32(1))
+    jax.block_until_ready(metrics)
+    return {
+        "compile_seconds": compile_seconds,
+        "seconds": time.perf_counter() - start,
+        "env_steps": steps * num_seeds,
+    }
+
+
+def report(results: dict[int, dict], flops_per_step: float, matmul_rate: float, steps: int) -> None:
+    """Prints one row per seed count and the vmapped-vs-sequential comparison."""
+    print(f"{'seeds':>5} {'compile s':>9} {'env-steps/s':>11} {'ms/run-step':>11} {'GFLOP/s':>8} {'of matmul':>9}")
+    for num_seeds, r in results.items():
+        rate = r["env_steps"] / r["seconds"]
+        gflops = rate * flops_per_step / 1e9
+        print(
+            f"{num_seeds:>5} {r['compile_seconds']:>9.1f} {rate:>11.1f} {1e3 / rate:>11.2f} "
+            f"{gflops:>8.0f} {gflops / matmul_rate:>9.0%}"
+        )
+    if 1 in results and max(results) > 1:
+        n = max(results)
+        sequential = n * results[1]["seconds"]
+        print(
+            f"{n} seeds: vmapped {results[n]['seconds']:.2f} s vs {n} sequential single-seed runs "
+            f"{sequential:.2f} s ({sequential / results[n]['seconds']:.2f}x) for {steps} env steps each"
+        )
+
+
+def describe_device() -> str:
+    device = jax.devices()[0]
+    return f"device: {device.platform} {device.device_kind}, jax {jax.__version__}"
