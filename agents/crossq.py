@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from agents import optim
+from agents import actor_critic, optim
 from agents.common import Transition
 from envs import EnvSpec
 from networks import CriticEnsemble, NetworkSpec, TanhGaussianActor, tanh_gaussian_sample
@@ -111,17 +111,7 @@ _alpha_adam = optim.adam()
 
 
 def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
-    if not env_spec.is_continuous:
-        raise ValueError(
-            f"CrossQ needs continuous actions but {env_spec.env_id} has {env_spec.num_actions} discrete ones"
-        )
-    actor = TanhGaussianActor(config.actor_spec, env_spec.action_dim)
-    critic = CriticEnsemble(config.critic_spec, config.num_critics)
-    obs = jnp.zeros((1, *env_spec.obs_shape))
-    action = jnp.zeros((1, env_spec.action_dim))
-    actor_key, critic_key = jax.random.split(key)
-    actor_vars = actor.init(actor_key, obs)
-    critic_vars = critic.init(critic_key, obs, action)
+    actor, critic, actor_vars, critic_vars = actor_critic.build(key, env_spec, config, "CrossQ")
     log_alpha = jnp.log(jnp.asarray(hp.initial_alpha, jnp.float32))
     adam = optim.adam(b1=config.adam_b1)
     return State(
@@ -188,9 +178,7 @@ def update_actor_and_alpha(state: State, batch: Transition, key, hp: Hyperparams
     )
     actor_params, actor_opt = optim.apply(adam, grads, state.actor_opt, state.actor_vars["params"], hp.learning_rate)
     target_entropy = -hp.target_entropy_scale * state.actor.action_dim
-    alpha_grad = jax.grad(lambda log_alpha: -log_alpha * jnp.mean(jax.lax.stop_gradient(log_prob + target_entropy)))(
-        state.log_alpha
-    )
+    alpha_grad = jax.grad(actor_critic.temperature_loss)(state.log_alpha, log_prob, target_entropy)
     log_alpha, alpha_opt = optim.apply(_alpha_adam, alpha_grad, state.alpha_opt, state.log_alpha, hp.learning_rate)
     state = state.replace(
         actor_vars={"params": actor_params, "batch_stats": actor_stats},

@@ -14,7 +14,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from agents import optim
+from agents import actor_critic, optim
 from agents.common import Transition
 from envs import EnvSpec
 from networks import CriticEnsemble, NetworkSpec, TanhGaussianActor, tanh_gaussian_sample
@@ -89,17 +89,7 @@ _adam = optim.adam()
 
 
 def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
-    if not env_spec.is_continuous:
-        raise ValueError(
-            f"SAC needs continuous actions but {env_spec.env_id} has {env_spec.num_actions} discrete ones"
-        )
-    actor = TanhGaussianActor(config.actor_spec, env_spec.action_dim)
-    critic = CriticEnsemble(config.critic_spec, config.num_critics)
-    obs = jnp.zeros((1, *env_spec.obs_shape))
-    action = jnp.zeros((1, env_spec.action_dim))
-    actor_key, critic_key = jax.random.split(key)
-    actor_params = actor.init(actor_key, obs)
-    critic_params = critic.init(critic_key, obs, action)
+    actor, critic, actor_params, critic_params = actor_critic.build(key, env_spec, config, "SAC")
     log_alpha = jnp.log(jnp.asarray(hp.initial_alpha, jnp.float32))
     return State(
         actor_params=actor_params,
@@ -145,10 +135,6 @@ def actor_loss(actor_params, state: State, batch: Transition, key):
     return jnp.mean(alpha * log_prob - q), log_prob
 
 
-def alpha_loss(log_alpha, log_prob, target_entropy):
-    return -jnp.mean(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy))
-
-
 def update(
     state: State, batch: Transition, key: jax.Array, hp: Hyperparams, update_index: jax.Array
 ) -> tuple[State, dict]:
@@ -174,7 +160,9 @@ def update(
     )
 
     target_entropy = -hp.target_entropy_scale * state.actor.action_dim
-    t_loss, alpha_grad = jax.value_and_grad(alpha_loss)(state.log_alpha, log_prob, target_entropy)
+    t_loss, alpha_grad = jax.value_and_grad(actor_critic.temperature_loss)(
+        state.log_alpha, log_prob, target_entropy
+    )
     log_alpha, alpha_opt = optim.apply(_adam, alpha_grad, state.alpha_opt, state.log_alpha, hp.learning_rate)
 
     target_critic_params = optax.incremental_update(critic_params, state.target_critic_params, hp.tau)
