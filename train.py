@@ -15,7 +15,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
 
 import tyro
 
@@ -49,6 +49,10 @@ class RunArgs:
     """Allow writing into an existing, non-empty run directory."""
     preset: str | None = None
     """Named agent configuration (crossq: paper, cpu; default cpu); explicit flags override it."""
+    sweep: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
+    """Sweep a hyperparameter, repeatable: NAME=V1,V2 (grid) or NAME=log:LOW:HIGH (with --sweep-random)."""
+    sweep_random: int = 0
+    """Random search: draw this many settings from the --sweep values and ranges instead of a grid."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -149,20 +153,31 @@ def run_training(agent_name: str, command: Command) -> int:
         raise ConfigError(str(error)) from None
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    out = prepare_out_dir(run, agent_name)
-    return execute(loop, config, command, out)
+    return execute(loop, config, command)
 
 
-def execute(loop, config, command: Command, out: Path) -> int:
+def execute(loop, config, command: Command) -> int:
     import jax
     import jax.numpy as jnp
     import numpy as np
 
-    from agents.off_policy import broadcast, seed_keys, vmap_runs
+    from agents import batching, sweep
     from rundir import output
 
     run = command.run
     seeds = list(range(run.seed, run.seed + run.seeds))
+    static = [f.name for f in dataclasses.fields(command.config)] + [f.name for f in dataclasses.fields(RunArgs)]
+    settings = sweep.settings(run.sweep, type(command.hp), static, run.sweep_random, run.seed)
+    swept = list(settings[0])
+    runs = [(index, seed) for index in range(len(settings)) for seed in seeds]
+    num_runs = len(runs)
+    hp_values = {
+        field.name: np.asarray(
+            [settings[index].get(field.name, getattr(command.hp, field.name)) for index, _ in runs], np.float32
+        )
+        for field in dataclasses.fields(command.hp)
+    }
+
     resolved = {
         "command": output.command_line(),
         "agent": config.agent,
@@ -170,78 +185,133 @@ def execute(loop, config, command: Command, out: Path) -> int:
         "config": dataclasses.asdict(command.config),
         "hyperparams": dataclasses.asdict(command.hp),
         "seeds": seeds,
+        "sweep": settings if swept else None,
     }
+
+    mesh = batching.runs_mesh()
+    padded = batching.padded_runs(num_runs, mesh.size)
+    hp = batching.pad_runs(command.hp.replace(**{k: jnp.asarray(v) for k, v in hp_values.items()}), padded)
+    keys = batching.pad_runs(batching.keys_for([seed for _, seed in runs]), padded)
+    init_fn = batching.vmap_runs(loop.init, padded)
+    state_shape = jax.eval_shape(init_fn, hp, keys)
+    check_memory(state_shape, padded, mesh.size, config)
+    out = prepare_out_dir(run, config.agent)
     output.write_json(out / "config.json", resolved)
 
-    hp = broadcast(command.hp, run.seeds)
-    keys = seed_keys(run.seed, run.seeds)
+    sharded, replicated = batching.run_sharding(mesh), batching.replicated(mesh)
+    hp, keys = jax.device_put(hp, sharded), jax.device_put(keys, sharded)
     preset = f" (preset {run.preset})" if run.preset else ""
-    print(f"{config.agent}{preset} on {config.env}: {run.seeds} seeds x {config.total_steps} env steps -> {out}")
+    grid = f" x {len(settings)} settings of {', '.join(swept)}" if swept else ""
+    print(
+        f"{config.agent}{preset} on {config.env}: {run.seeds} seeds{grid} = {num_runs} runs "
+        f"on {mesh.size} device(s) x {config.total_steps} env steps -> {out}"
+    )
 
     compile_start = time.perf_counter()
-    init = jax.jit(vmap_runs(loop.init, run.seeds)).lower(hp, keys).compile()
-    state_shape = jax.eval_shape(vmap_runs(loop.init, run.seeds), hp, keys)
-    period_index = jnp.zeros((), jnp.int32)
+    init = jax.jit(init_fn, in_shardings=(sharded, sharded), out_shardings=sharded).lower(hp, keys).compile()
     run_period = (
-        jax.jit(vmap_runs(loop.run_period, run.seeds, in_axes=(0, 0, None)), donate_argnums=0)
-        .lower(state_shape, hp, period_index)
+        jax.jit(
+            batching.vmap_runs(loop.run_period, padded, in_axes=(0, 0, None)),
+            in_shardings=(sharded, sharded, replicated),
+            out_shardings=sharded,
+            donate_argnums=0,
+        )
+        .lower(state_shape, hp, jnp.zeros((), jnp.int32))
         .compile()
     )
     compile_seconds = time.perf_counter() - compile_start
     print(f"compiled in {compile_seconds:.1f} s")
 
-    log = output.EvalLog(out / "evals.csv")
+    run_rows = [(seed, {name: settings[index][name] for name in swept}) for index, seed in runs]
+    log = output.EvalLog(out / "evals.csv", swept)
     start = time.perf_counter()
     state = init(hp, keys)
     env_steps, returns = [], []
     period_end = start
     for period in range(config.num_evals):
         state, metrics = run_period(state, hp, jnp.int32(period))
-        metrics = jax.tree.map(np.asarray, metrics)
+        metrics = jax.tree.map(lambda m: m[:num_runs], batching.to_host(metrics))
         period_seconds, period_end = time.perf_counter() - period_end, time.perf_counter()
         step = (period + 1) * config.eval_every
         env_steps.append(step)
         returns.append(metrics["eval_return"])
-        log.write(seeds, step, metrics, period_end - start)
-        rate = config.eval_every * run.seeds / period_seconds
+        log.write(run_rows, step, metrics, period_end - start)
+        rate = config.eval_every * num_runs / period_seconds
         eta = period_seconds * (config.num_evals - period - 1)
-        per_seed = " ".join(f"{r:8.1f}" for r in metrics["eval_return"])
         print(
             f"[{step:>9}/{config.total_steps}] {rate:8.0f} env-steps/s (all runs)  ETA {eta:5.0f} s  "
-            f"eval return per seed: {per_seed}",
+            f"eval return: {output.describe_returns(metrics['eval_return'])}",
             flush=True,
         )
     log.close()
     wall_seconds = time.perf_counter() - start
 
     returns = np.stack(returns, axis=1)
+    groups = [
+        (output.setting_label(setting), [i for i, (index, _) in enumerate(runs) if index == setting_index])
+        for setting_index, setting in enumerate(settings)
+    ]
     final = output.summarize_returns(returns[:, -1])
     device = jax.devices()[0]
     summary = {
         "final_eval_return": final,
-        "steps_per_second": config.total_steps * run.seeds / wall_seconds,
+        "steps_per_second": config.total_steps * num_runs / wall_seconds,
         "steps_per_second_per_run": config.total_steps / wall_seconds,
         "compile_seconds": compile_seconds,
         "wall_seconds": wall_seconds,
-        "num_runs": run.seeds,
+        "num_runs": num_runs,
+        "num_devices": mesh.size,
         "versions": output.versions(),
         "device": f"{device.platform}: {device.device_kind}",
         "command": resolved["command"],
     }
+    if swept:
+        summary["settings"] = output.rank_settings(settings, groups, returns[:, -1])
     output.write_json(out / "summary.json", summary)
     output.plot_curves(
-        out / "curves.png", np.asarray(env_steps), returns, f"{config.agent} on {config.env}\n{resolved['command']}"
+        out / "curves.png",
+        np.asarray(env_steps),
+        returns,
+        f"{config.agent} on {config.env}\n{resolved['command']}",
+        groups if swept else None,
     )
-    print(f"\nfinal deterministic eval return over {run.seeds} runs ({config.total_steps} env steps):")
-    for seed, value in zip(seeds, final["per_run"]):
-        print(f"  seed {seed:<4} {value:10.1f}")
+    print(f"\nfinal deterministic eval return ({config.total_steps} env steps):")
+    if swept:
+        for entry in summary["settings"]:
+            r = entry["final_eval_return"]
+            low, high = r["iqm_ci95"]
+            print(
+                f"  #{entry['rank']:<3} {output.setting_label(entry['hyperparams']):40s} IQM {r['iqm']:9.1f} "
+                f"(95% CI {low:.1f} .. {high:.1f})  mean {r['mean']:.1f} +- {r['std']:.1f}"
+            )
+    else:
+        for seed, value in zip(seeds, final["per_run"]):
+            print(f"  seed {seed:<4} {value:10.1f}")
     low, high = final["iqm_ci95"]
-    print(f"  mean {final['mean']:.1f} +- {final['std']:.1f}   IQM {final['iqm']:.1f} (95% CI {low:.1f} .. {high:.1f})")
+    print(f"  all {num_runs} runs: mean {final['mean']:.1f} +- {final['std']:.1f}   IQM {final['iqm']:.1f} (95% CI {low:.1f} .. {high:.1f})")
     print(
         f"compile {compile_seconds:.1f} s, run {wall_seconds:.1f} s, "
         f"{summary['steps_per_second']:.0f} env-steps/s over all runs; wrote {out}"
     )
     return 0
+
+
+def check_memory(state_shape, num_runs: int, num_devices: int, config) -> None:
+    """Stops before compiling when the runs' states (buffers, networks, optimizers) cannot fit."""
+    from agents import batching
+
+    per_run = batching.tree_bytes(state_shape) / num_runs
+    replay = batching.tree_bytes(state_shape.buffer) / num_runs
+    runs_per_device = num_runs // num_devices
+    needed = per_run * runs_per_device
+    available = batching.device_memory_bytes()
+    if available is not None and needed > 0.9 * available:
+        raise ConfigError(
+            f"the runs need about {needed / 2**30:.2f} GiB per device ({runs_per_device} runs x "
+            f"{per_run / 2**20:.0f} MiB, of which the replay buffer is {replay / 2**20:.0f} MiB) but a "
+            f"device has {available / 2**30:.2f} GiB free; run fewer runs at once (--seeds, --sweep) or "
+            f"shrink the buffer (--buffer-size, now {config.buffer_capacity} transitions)"
+        )
 
 
 if __name__ == "__main__":

@@ -269,30 +269,3 @@ def as_arrays(hp: Any) -> Any:
 def train(config: TrainConfig, hparams: Any, key: jax.Array) -> tuple[RunState, dict]:
     """One run, pure and jittable (config static): (final state, metrics [num_evals, ...])."""
     return make_loop(config).train(as_arrays(hparams), key)
-
-
-def seed_keys(first_seed: int, num_seeds: int) -> jax.Array:
-    """Keys for seeds first_seed, first_seed + 1, ...: [num_seeds] (the same seed, the same key)."""
-    return jax.vmap(jax.random.key)(jnp.arange(first_seed, first_seed + num_seeds))
-
-
-def vmap_runs(fn: Callable, num_runs: int, in_axes: int | None | tuple = 0) -> Callable:
-    """`jax.vmap(fn, in_axes)` over a leading [num_runs] axis; a single run calls `fn` unbatched.
-
-    XLA on CPU runs a size-1 vmap of batch-normalized networks about 2x slower than the same
-    unbatched program (measured in bench/README.md), so one run skips the vmap and only adds the axis.
-    """
-    if num_runs > 1:
-        return jax.vmap(fn, in_axes=in_axes)
-
-    def single(*args):
-        axes = in_axes if isinstance(in_axes, tuple) else (in_axes,) * len(args)
-        args = [arg if axis is None else jax.tree.map(lambda x: x[0], arg) for arg, axis in zip(args, axes)]
-        return jax.tree.map(lambda x: x[None], fn(*args))
-
-    return single
-
-
-def broadcast(hparams: Any, num_runs: int) -> Any:
-    """Hyperparameters with a leading [num_runs] axis on every leaf."""
-    return jax.tree.map(lambda v: jnp.broadcast_to(jnp.asarray(v, jnp.float32), (num_runs,)), hparams)

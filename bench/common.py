@@ -12,7 +12,8 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from agents import AGENTS  # noqa: E402
-from agents.off_policy import TrainConfig, broadcast, make_loop, seed_keys, vmap_runs  # noqa: E402
+from agents.batching import broadcast, seed_keys, vmap_runs  # noqa: E402
+from agents.off_policy import TrainConfig, make_loop  # noqa: E402
 
 
 def dense_flops(sizes: list[int], batch: int) -> int:

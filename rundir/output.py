@@ -13,7 +13,8 @@ import numpy as np
 
 from rundir.stats import bootstrap_ci, iqm
 
-EVAL_COLUMNS = ("run", "seed", "env_step", "eval_return", "eval_length", "train_return", "wall_seconds")
+RUN_COLUMNS = ("run", "seed")
+EVAL_COLUMNS = ("env_step", "eval_return", "eval_length", "train_return", "wall_seconds")
 
 
 def versions() -> dict:
@@ -34,20 +35,27 @@ def write_json(path: Path, payload: dict) -> None:
 
 
 class EvalLog:
-    """evals.csv, one row per (run, evaluation), flushed after every evaluation."""
+    """evals.csv, one row per (run, evaluation), flushed after every evaluation.
 
-    def __init__(self, path: Path):
+    Columns: run, seed, one per swept hyperparameter, env_step, eval_return, eval_length,
+    train_return, wall_seconds.
+    """
+
+    def __init__(self, path: Path, swept: list[str]):
         self._file = path.open("w", newline="")
         self._writer = csv.writer(self._file)
-        self._writer.writerow(EVAL_COLUMNS)
+        self._writer.writerow((*RUN_COLUMNS, *swept, *EVAL_COLUMNS))
+        self._swept = swept
         self._file.flush()
 
-    def write(self, seeds: list[int], env_step: int, metrics: dict, wall_seconds: float) -> None:
-        for run, seed in enumerate(seeds):
+    def write(self, runs: list[tuple[int, dict]], env_step: int, metrics: dict, wall_seconds: float) -> None:
+        """runs: (seed, swept values) per run, in the order of the metrics' runs axis."""
+        for run, (seed, values) in enumerate(runs):
             self._writer.writerow(
                 (
                     run,
                     seed,
+                    *(f"{values[name]:.6g}" for name in self._swept),
                     env_step,
                     f"{metrics['eval_return'][run]:.6g}",
                     f"{metrics['eval_length'][run]:.6g}",
@@ -59,6 +67,27 @@ class EvalLog:
 
     def close(self) -> None:
         self._file.close()
+
+
+def describe_returns(values: np.ndarray) -> str:
+    """Every run's return for a few runs, else the IQM and range."""
+    if len(values) <= 8:
+        return " ".join(f"{v:8.1f}" for v in values)
+    return f"IQM {iqm(values):.1f} over {len(values)} runs (min {np.min(values):.1f}, max {np.max(values):.1f})"
+
+
+def setting_label(setting: dict) -> str:
+    return ", ".join(f"{name}={value:.4g}" for name, value in setting.items()) or "defaults"
+
+
+def rank_settings(settings: list[dict], groups: list[tuple[str, list[int]]], final_returns: np.ndarray) -> list[dict]:
+    """Per setting: its hyperparameters and final-return statistics, best IQM first, with a rank."""
+    entries = [
+        {"hyperparams": setting, "final_eval_return": summarize_returns(final_returns[indices])}
+        for setting, (_, indices) in zip(settings, groups)
+    ]
+    entries.sort(key=lambda entry: entry["final_eval_return"]["iqm"], reverse=True)
+    return [{"rank": rank, **entry} for rank, entry in enumerate(entries, start=1)]
 
 
 def summarize_returns(final_returns: np.ndarray) -> dict:
@@ -73,27 +102,39 @@ def summarize_returns(final_returns: np.ndarray) -> dict:
     }
 
 
-def plot_curves(path: Path, env_steps: np.ndarray, returns: np.ndarray, title: str) -> None:
-    """curves.png: each run thin, the IQM bold, its 95% bootstrap CI as a band.
+def plot_curves(
+    path: Path,
+    env_steps: np.ndarray,
+    returns: np.ndarray,
+    title: str,
+    groups: list[tuple[str, list[int]]] | None = None,
+) -> None:
+    """curves.png: each run thin, the IQM bold, its 95% bootstrap CI as a band; one colour a group.
 
-    env_steps: [num_evals]; returns: [num_runs, num_evals].
+    env_steps: [num_evals]; returns: [num_runs, num_evals]; groups: (label, run indices) per
+    setting of a sweep (None: all runs are one group).
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axis = plt.subplots(figsize=(6, 4), dpi=120)
-    for run_returns in returns:
-        axis.plot(env_steps, run_returns, color="tab:blue", linewidth=0.7, alpha=0.4)
-    low, high = bootstrap_ci(returns)
-    axis.fill_between(env_steps, low, high, color="tab:blue", alpha=0.2, label="95% bootstrap CI")
-    axis.plot(env_steps, iqm(returns), color="tab:blue", linewidth=2.2, label=f"IQM of {len(returns)} runs")
+    groups = groups or [(f"IQM of {len(returns)} runs", list(range(len(returns))))]
+    colours = plt.get_cmap("tab10")
+    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
+    for number, (label, indices) in enumerate(groups):
+        colour = colours(number % 10)
+        group = returns[indices]
+        for run_returns in group:
+            axis.plot(env_steps, run_returns, color=colour, linewidth=0.7, alpha=0.35)
+        low, high = bootstrap_ci(group)
+        axis.fill_between(env_steps, low, high, color=colour, alpha=0.18)
+        axis.plot(env_steps, iqm(group), color=colour, linewidth=2.2, label=label)
     axis.set_xlabel("env steps")
-    axis.set_ylabel("deterministic eval return")
-    axis.set_title(title, fontsize=9)
+    axis.set_ylabel("deterministic eval return (IQM, 95% bootstrap CI)")
+    axis.set_title(title, fontsize=8)
     axis.grid(alpha=0.3)
-    axis.legend(fontsize=8)
+    axis.legend(fontsize=7)
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)

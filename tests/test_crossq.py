@@ -8,7 +8,8 @@ import numpy as np
 
 import envs
 from agents import Transition, crossq
-from agents.off_policy import TrainConfig, broadcast, seed_keys, train
+from agents.batching import broadcast, seed_keys
+from agents.off_policy import TrainConfig, train
 from rundir.stats import iqm
 
 SPEC = envs.make("gymnax/Pendulum-v1").spec

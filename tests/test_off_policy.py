@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from agents import ConfigError, sac
-from agents.off_policy import TrainConfig, broadcast, make_loop, seed_keys, train
+from agents.batching import broadcast, seed_keys
+from agents.off_policy import TrainConfig, make_loop, train
 from rundir.stats import iqm
 
 SMALL = sac.Config(actor_width=32, critic_width=32, batch_size=32, learning_starts=100)

@@ -1,0 +1,131 @@
+"""Sweeps: parsing, invariance of a run inside a sweep, the CLI's outputs, sharding and memory."""
+
+import csv
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import jax
+import numpy as np
+import pytest
+
+from agents import ConfigError, sac, sweep
+from agents.batching import keys_for
+from agents.off_policy import TrainConfig, train
+
+ROOT = Path(__file__).resolve().parents[1]
+STATIC = ["batch_size", "critic_width", "total_steps"]
+
+
+def test_grid_is_the_product_of_the_axes():
+    grid = sweep.settings(("learning_rate=1e-3,3e-4", "gamma=0.98,0.99"), sac.Hyperparams, STATIC)
+    assert len(grid) == 4
+    assert {(s["learning_rate"], s["gamma"]) for s in grid} == {(1e-3, 0.98), (1e-3, 0.99), (3e-4, 0.98), (3e-4, 0.99)}
+    assert sweep.settings((), sac.Hyperparams, STATIC) == [{}]
+    assert sweep.settings(("learning-rate=0.1",), sac.Hyperparams, STATIC) == [{"learning_rate": 0.1}]
+
+
+def test_random_search_is_reproducible_and_within_its_ranges():
+    specs = ("learning_rate=log:1e-4:1e-2", "tau=lin:0.001:0.01", "gamma=0.98,0.99")
+    first = sweep.settings(specs, sac.Hyperparams, STATIC, num_random=50, seed=3)
+    assert first == sweep.settings(specs, sac.Hyperparams, STATIC, num_random=50, seed=3)
+    rates = np.array([s["learning_rate"] for s in first])
+    assert len(first) == 50 and rates.min() >= 1e-4 and rates.max() <= 1e-2
+    assert (rates < 1e-3).sum() > 10 and (rates > 1e-3).sum() > 10  # log-uniform: both decades drawn
+    assert all(0.001 <= s["tau"] <= 0.01 and s["gamma"] in (0.98, 0.99) for s in first)
+
+
+@pytest.mark.parametrize(
+    "specs, num_random, message",
+    [
+        (("batch_size=32,64",), 0, "batch_size is static"),
+        (("learnin_rate=1e-3",), 0, "unknown hyperparameter 'learnin_rate'; sweepable: learning_rate, gamma"),
+        (("learning_rate=log:1e-4:1e-2",), 0, "need --sweep-random"),
+        (("learning_rate=fast",), 0, "values must be numbers"),
+        (("gamma=0.9", "gamma=0.99"), 0, "twice"),
+        ((), 4, "needs at least one --sweep"),
+    ],
+)
+def test_bad_sweeps_say_why(specs, num_random, message):
+    with pytest.raises(ConfigError, match=message.replace("(", r"\(").replace("'", "'")):
+        sweep.settings(specs, sac.Hyperparams, STATIC, num_random=num_random)
+
+
+def test_a_run_of_a_sweep_equals_the_solo_run_with_its_seed_and_hyperparameters():
+    """Within float tolerance, not bitwise: XLA lowers a batch of 4 and a single run to different
+    matmul kernels on CPU, so sums differ in their last bits (rtol 1e-4 after 400 steps)."""
+    config = TrainConfig(
+        agent="sac",
+        agent_config=sac.Config(actor_width=16, critic_width=16, batch_size=16, learning_starts=100),
+        total_steps=400,
+        eval_every=200,
+        eval_episodes=2,
+    )
+    rates, seeds = [1e-3, 1e-3, 3e-3, 3e-3], [0, 1, 0, 1]
+    hp = sac.Hyperparams(learning_rate=np.asarray(rates, np.float32), gamma=np.full(4, 0.99, np.float32),
+                         tau=np.full(4, 0.005, np.float32), initial_alpha=np.ones(4, np.float32),
+                         target_entropy_scale=np.ones(4, np.float32))
+    _, swept = jax.jit(jax.vmap(lambda h, k: train(config, h, k)))(hp, keys_for(seeds))
+    _, solo = jax.jit(lambda k: train(config, sac.Hyperparams(learning_rate=3e-3), k))(keys_for([1])[0])
+    np.testing.assert_allclose(np.asarray(solo["eval_return"]), np.asarray(swept["eval_return"][3]), rtol=1e-4)
+    assert not np.allclose(swept["eval_return"][2], swept["eval_return"][3]), "seeds differ within a setting"
+
+
+def run_cli(tmp_path, name, *args, devices=None):
+    env = dict(os.environ)
+    if devices:
+        env["XLA_FLAGS"] = f"--xla_force_host_platform_device_count={devices}"
+    out = tmp_path / name
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "train.py"), "sac", "--total-steps", "200", "--eval-every", "100",
+         "--eval-episodes", "1", "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8",
+         "--critic-width", "8", "--out", str(out), *args],
+        capture_output=True, text=True, cwd=ROOT, env=env, timeout=600,
+    )
+    return result, out
+
+
+def read_evals(out):
+    with (out / "evals.csv").open() as f:
+        return list(csv.DictReader(f))
+
+
+def test_cli_sweep_writes_one_column_per_swept_name_and_ranks_the_settings(tmp_path):
+    result, out = run_cli(tmp_path, "sweep", "--seeds", "2", "--sweep", "learning_rate=1e-3,3e-4", "--sweep", "gamma=0.9,0.99")
+    assert result.returncode == 0, result.stderr
+    rows = read_evals(out)
+    assert list(rows[0])[:4] == ["run", "seed", "learning_rate", "gamma"]
+    assert len(rows) == 8 * 2  # 2 x 2 settings x 2 seeds, 2 evaluations
+    summary = json.loads((out / "summary.json").read_text())
+    ranked = summary["settings"]
+    assert [entry["rank"] for entry in ranked] == [1, 2, 3, 4]
+    iqms = [entry["final_eval_return"]["iqm"] for entry in ranked]
+    assert iqms == sorted(iqms, reverse=True)
+    assert {tuple(sorted(entry["hyperparams"].items())) for entry in ranked} == {
+        (("gamma", g), ("learning_rate", lr)) for lr in (1e-3, 3e-4) for g in (0.9, 0.99)
+    }
+    assert "#1" in result.stdout
+
+
+def test_cli_refuses_a_static_sweep_and_a_sweep_that_cannot_fit_in_memory(tmp_path):
+    result, _ = run_cli(tmp_path, "static", "--sweep", "batch_size=16,32")
+    assert result.returncode == 2 and "batch_size is static" in result.stderr and "Traceback" not in result.stderr
+    result, _ = run_cli(tmp_path, "huge", "--seeds", "8", "--total-steps", "2000000000", "--eval-every", "1000000000",
+                        "--buffer-size", "1000000000")
+    assert result.returncode == 2 and "GiB per device" in result.stderr and "--buffer-size" in result.stderr
+
+
+def test_two_devices_pad_the_runs_and_match_one_device(tmp_path):
+    """3 runs over 2 forced host devices (padded to 4, the copy dropped) against 1 device; equal
+    within float tolerance (each device runs a batch of 2 instead of 3: other kernels)."""
+    one, out_one = run_cli(tmp_path, "one", "--seeds", "3")
+    two, out_two = run_cli(tmp_path, "two", "--seeds", "3", devices=2)
+    assert one.returncode == 0 and two.returncode == 0, two.stderr
+    assert "on 2 device(s)" in two.stdout
+    rows_one, rows_two = read_evals(out_one), read_evals(out_two)
+    assert len(rows_one) == len(rows_two) == 6
+    for a, b in zip(rows_one, rows_two):
+        assert (a["run"], a["seed"], a["env_step"]) == (b["run"], b["seed"], b["env_step"])
+        np.testing.assert_allclose(float(a["eval_return"]), float(b["eval_return"]), rtol=1e-4)
