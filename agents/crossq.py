@@ -26,35 +26,15 @@ from networks import CriticEnsemble, NetworkSpec, TanhGaussianActor, tanh_gaussi
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(actor_critic.Config):
     """Static CrossQ settings (shapes and counts; changing one recompiles). Defaults: the paper's."""
 
-    actor_net: str = "mlp"
-    """Actor torso architecture (see networks.KINDS)."""
-    critic_net: str = "mlp"
-    """Critic torso architecture (see networks.KINDS)."""
-    actor_width: int = 256
-    """Hidden units per actor layer."""
     critic_width: int = 2048
     """Hidden units per critic layer."""
-    actor_depth: int = 2
-    """Number of hidden actor layers."""
-    critic_depth: int = 2
-    """Number of hidden critic layers."""
     actor_norm: str = "batch_renorm"
     """Normalization of the actor's input and hidden layers: batch_renorm, batch_norm or none."""
     critic_norm: str = "batch_renorm"
     """Normalization of the critics' input and hidden layers: batch_renorm, batch_norm or none."""
-    num_critics: int = 2
-    """Critics in the ensemble; the target uses their minimum."""
-    batch_size: int = 256
-    """Transitions per gradient update (the critic's joint pass sees twice as many)."""
-    learning_starts: int = 5000
-    """Env steps of uniformly random actions before the first update."""
-    buffer_size: int = 1_000_000
-    """Replay buffer capacity in transitions (capped at the run's total steps)."""
-    utd: int = 1
-    """Update-to-data ratio: critic updates per env step."""
     policy_delay: int = 3
     """Critic updates per actor and temperature update."""
     adam_b1: float = 0.5
