@@ -11,6 +11,7 @@ OUT/curves.png; see DESIGN.md for their contents.
 from __future__ import annotations
 
 import dataclasses
+import signal
 import sys
 import time
 from datetime import datetime
@@ -225,26 +226,44 @@ def execute(loop, config, command: Command) -> int:
     run_rows = [(seed, {name: settings[index][name] for name in swept}) for index, seed in runs]
     log = output.EvalLog(out / "evals.csv", swept)
     start = time.perf_counter()
-    state = init(hp, keys)
-    env_steps, returns = [], []
+    env_steps, returns, diverged = [], [], {}
     period_end = start
-    for period in range(config.num_evals):
-        state, metrics = run_period(state, hp, jnp.int32(period))
-        metrics = jax.tree.map(lambda m: m[:num_runs], batching.to_host(metrics))
-        period_seconds, period_end = time.perf_counter() - period_end, time.perf_counter()
-        step = (period + 1) * config.eval_every
-        env_steps.append(step)
-        returns.append(metrics["eval_return"])
-        log.write(run_rows, step, metrics, period_end - start)
-        rate = config.eval_every * num_runs / period_seconds
-        eta = period_seconds * (config.num_evals - period - 1)
-        print(
-            f"[{step:>9}/{config.total_steps}] {rate:8.0f} env-steps/s (all runs)  ETA {eta:5.0f} s  "
-            f"eval return: {output.describe_returns(metrics['eval_return'])}",
-            flush=True,
-        )
-    log.close()
+    interrupted = False
+    signal.signal(signal.SIGTERM, raise_interrupt)
+    try:
+        state = init(hp, keys)
+        for period in range(config.num_evals):
+            state, metrics = run_period(state, hp, jnp.int32(period))
+            metrics = jax.tree.map(lambda m: m[:num_runs], batching.to_host(metrics))
+            period_seconds, period_end = time.perf_counter() - period_end, time.perf_counter()
+            step = (period + 1) * config.eval_every
+            env_steps.append(step)
+            returns.append(metrics["eval_return"])
+            log.write(run_rows, step, metrics, period_end - start)
+            for run_index in np.flatnonzero(metrics["diverged_at"] >= 0):
+                if run_index not in diverged:
+                    seed, values = run_rows[run_index]
+                    diverged[run_index] = {"run": int(run_index), "seed": seed, "hyperparams": values,
+                                           "env_step": int(metrics["diverged_at"][run_index])}
+                    print(f"run {run_index} (seed {seed}{', ' + output.setting_label(values) if values else ''}) "
+                          f"diverged (NaN/Inf) at env step {diverged[run_index]['env_step']}: frozen, others go on")
+            rate = config.eval_every * num_runs / period_seconds
+            eta = period_seconds * (config.num_evals - period - 1)
+            print(
+                f"[{step:>9}/{config.total_steps}] {rate:8.0f} env-steps/s (all runs)  ETA {eta:5.0f} s  "
+                f"eval return: {output.describe_returns(metrics['eval_return'])}",
+                flush=True,
+            )
+    except KeyboardInterrupt:
+        interrupted = True
+        print(f"\ninterrupted after {len(env_steps)} of {config.num_evals} evaluations", file=sys.stderr)
+    finally:
+        log.close()
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
     wall_seconds = time.perf_counter() - start
+    if not env_steps:
+        print(f"no evaluation finished; config.json and an empty evals.csv are in {out}", file=sys.stderr)
+        return 130
 
     returns = np.stack(returns, axis=1)
     groups = [
@@ -253,10 +272,14 @@ def execute(loop, config, command: Command) -> int:
     ]
     final = output.summarize_returns(returns[:, -1])
     device = jax.devices()[0]
+    done_steps = env_steps[-1]
     summary = {
         "final_eval_return": final,
-        "steps_per_second": config.total_steps * num_runs / wall_seconds,
-        "steps_per_second_per_run": config.total_steps / wall_seconds,
+        "env_steps": done_steps,
+        "interrupted": interrupted,
+        "diverged": list(diverged.values()),
+        "steps_per_second": done_steps * num_runs / wall_seconds,
+        "steps_per_second_per_run": done_steps / wall_seconds,
         "compile_seconds": compile_seconds,
         "wall_seconds": wall_seconds,
         "num_runs": num_runs,
@@ -275,25 +298,28 @@ def execute(loop, config, command: Command) -> int:
         f"{config.agent} on {config.env}\n{resolved['command']}",
         groups if swept else None,
     )
-    print(f"\nfinal deterministic eval return ({config.total_steps} env steps):")
+    print(f"\nfinal deterministic eval return ({done_steps} env steps; diverged runs excluded):")
     if swept:
         for entry in summary["settings"]:
-            r = entry["final_eval_return"]
-            low, high = r["iqm_ci95"]
-            print(
-                f"  #{entry['rank']:<3} {output.setting_label(entry['hyperparams']):40s} IQM {r['iqm']:9.1f} "
-                f"(95% CI {low:.1f} .. {high:.1f})  mean {r['mean']:.1f} +- {r['std']:.1f}"
-            )
+            label = output.setting_label(entry["hyperparams"])
+            print(f"  #{entry['rank']:<3} {label:40s} {output.describe_stats(entry['final_eval_return'])}")
     else:
         for seed, value in zip(seeds, final["per_run"]):
-            print(f"  seed {seed:<4} {value:10.1f}")
-    low, high = final["iqm_ci95"]
-    print(f"  all {num_runs} runs: mean {final['mean']:.1f} +- {final['std']:.1f}   IQM {final['iqm']:.1f} (95% CI {low:.1f} .. {high:.1f})")
+            print(f"  seed {seed:<4} {'diverged' if value is None else f'{value:10.1f}'}")
+    print(f"  all {num_runs} runs: {output.describe_stats(final)}")
     print(
         f"compile {compile_seconds:.1f} s, run {wall_seconds:.1f} s, "
         f"{summary['steps_per_second']:.0f} env-steps/s over all runs; wrote {out}"
     )
+    if interrupted:
+        print(f"interrupted: the logs and summary of the first {done_steps} env steps are in {out}", file=sys.stderr)
+        return 130
     return 0
+
+
+def raise_interrupt(signum, frame):
+    """SIGTERM ends a run like Ctrl-C: the logs gathered so far are written."""
+    raise KeyboardInterrupt
 
 
 def check_memory(state_shape, num_runs: int, num_devices: int, config) -> None:

@@ -106,6 +106,25 @@ class RunState:
     obs: jax.Array
     key: jax.Array
     eval_key: jax.Array
+    diverged_at: jax.Array
+    """-1 while healthy; else the env step at which a loss or parameter became NaN/Inf (the run is frozen)."""
+
+
+def _select(keep_new: jax.Array, new: Any, old: Any) -> Any:
+    """Leafwise `new if keep_new else old` (PRNG keys included)."""
+
+    def pick(a, b):
+        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
+            data = jnp.where(keep_new, jax.random.key_data(a), jax.random.key_data(b))
+            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
+        return jnp.where(keep_new, a, b)
+
+    return jax.tree.map(pick, new, old)
+
+
+def _all_finite(tree: Any) -> jax.Array:
+    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
+    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
 class Loop(NamedTuple):
@@ -152,6 +171,7 @@ def make_loop(config: TrainConfig) -> Loop:
             obs=obs,
             key=key,
             eval_key=eval_key,
+            diverged_at=jnp.array(-1, jnp.int32),
         )
 
     # the first iteration after which the buffer holds learning_starts transitions
@@ -174,7 +194,7 @@ def make_loop(config: TrainConfig) -> Loop:
         return agent_state, jax.tree.map(lambda m: m[-1], metrics)
 
     def iteration(carry, iteration_index, hp):
-        run, last_metrics, finished_return, finished_count = carry
+        run, last_metrics, finished_return, finished_count, first_bad_step = carry
         key, act_key, step_key, update_key = jax.random.split(run.key, 4)
         env_steps_before = iteration_index * num_envs
         actions = jax.lax.cond(
@@ -200,11 +220,13 @@ def make_loop(config: TrainConfig) -> Loop:
         )
         done = timestep.done
         run = run.replace(agent=agent_state, buffer=replay, env_state=env_state, obs=timestep.obs, key=key)
+        bad = ~_all_finite(metrics)
         return (
             run,
             metrics,
             finished_return + jnp.sum(jnp.where(done, timestep.episode_return, 0.0)),
             finished_count + jnp.sum(done),
+            jnp.where((first_bad_step < 0) & bad, env_steps_before + num_envs, first_bad_step),
         ), None
 
     def evaluate(agent_state, eval_key) -> tuple[jax.Array, jax.Array]:
@@ -238,16 +260,26 @@ def make_loop(config: TrainConfig) -> Loop:
         shapes = jax.eval_shape(agent.update, run.agent, batch, run.key, hp, jnp.zeros((), jnp.int32))[1]
         return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
 
-    def run_period(run: RunState, hp, period) -> tuple[RunState, dict]:
+    def run_period(start: RunState, hp, period) -> tuple[RunState, dict]:
+        """One evaluation period. A run whose losses or parameters turn NaN/Inf keeps the state it
+        had at the period's start from then on (frozen, so it cannot poison anything shared), its
+        `diverged_at` records the env step, and its eval returns read NaN."""
         first = period * config.iterations_per_eval
-        carry = (run, metrics_template(run, hp), jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32))
-        (run, metrics, finished_return, finished_count), _ = jax.lax.scan(
+        no_step = jnp.array(-1, jnp.int32)
+        carry = (start, metrics_template(start, hp), jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32), no_step)
+        (run, metrics, finished_return, finished_count, first_bad_step), _ = jax.lax.scan(
             lambda c, i: iteration(c, i, hp), carry, first + jnp.arange(config.iterations_per_eval)
         )
+        healthy = start.diverged_at < 0
+        bad = (first_bad_step >= 0) | ~_all_finite(run.agent)
+        step_of_divergence = jnp.where(first_bad_step >= 0, first_bad_step, (period + 1) * config.eval_every)
+        run = _select(healthy & ~bad, run, start)
+        run = run.replace(diverged_at=jnp.where(healthy & bad, step_of_divergence, start.diverged_at))
         eval_returns, eval_lengths = evaluate(run.agent, run.eval_key)
         metrics = dict(
             metrics,
-            eval_return=eval_returns.mean(),
+            diverged_at=run.diverged_at,
+            eval_return=jnp.where(run.diverged_at >= 0, jnp.nan, eval_returns.mean()),
             eval_length=eval_lengths.astype(jnp.float32).mean(),
             train_return=jnp.where(finished_count > 0, finished_return / jnp.maximum(finished_count, 1), jnp.nan),
             env_steps=(period + 1) * config.eval_every,

@@ -76,6 +76,14 @@ def describe_returns(values: np.ndarray) -> str:
     return f"IQM {iqm(values):.1f} over {len(values)} runs (min {np.min(values):.1f}, max {np.max(values):.1f})"
 
 
+def describe_stats(stats: dict) -> str:
+    """One line of summarize_returns' statistics."""
+    if stats["iqm"] is None:
+        return "every run diverged"
+    low, high = stats["iqm_ci95"]
+    return f"IQM {stats['iqm']:9.1f} (95% CI {low:.1f} .. {high:.1f})  mean {stats['mean']:.1f} +- {stats['std']:.1f}"
+
+
 def setting_label(setting: dict) -> str:
     return ", ".join(f"{name}={value:.4g}" for name, value in setting.items()) or "defaults"
 
@@ -86,19 +94,24 @@ def rank_settings(settings: list[dict], groups: list[tuple[str, list[int]]], fin
         {"hyperparams": setting, "final_eval_return": summarize_returns(final_returns[indices])}
         for setting, (_, indices) in zip(settings, groups)
     ]
-    entries.sort(key=lambda entry: entry["final_eval_return"]["iqm"], reverse=True)
+    entries.sort(key=lambda entry: -np.inf if entry["final_eval_return"]["iqm"] is None else entry["final_eval_return"]["iqm"], reverse=True)
     return [{"rank": rank, **entry} for rank, entry in enumerate(entries, start=1)]
 
 
 def summarize_returns(final_returns: np.ndarray) -> dict:
-    """final_returns: [num_runs] -> mean, std, IQM with its 95% bootstrap CI, per-run values."""
-    low, high = bootstrap_ci(final_returns)
+    """final_returns: [num_runs] -> mean, std, IQM with its 95% bootstrap CI over the runs that did
+    not diverge (NaN), and every run's value (None where diverged)."""
+    healthy = final_returns[np.isfinite(final_returns)]
+    per_run = [float(v) if np.isfinite(v) else None for v in final_returns]
+    if len(healthy) == 0:
+        return {"mean": None, "std": None, "iqm": None, "iqm_ci95": [None, None], "per_run": per_run}
+    low, high = bootstrap_ci(healthy)
     return {
-        "mean": float(np.mean(final_returns)),
-        "std": float(np.std(final_returns)),
-        "iqm": float(iqm(final_returns)),
+        "mean": float(np.mean(healthy)),
+        "std": float(np.std(healthy)),
+        "iqm": float(iqm(healthy)),
         "iqm_ci95": [float(low), float(high)],
-        "per_run": [float(v) for v in final_returns],
+        "per_run": per_run,
     }
 
 
