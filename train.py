@@ -11,6 +11,8 @@ OUT/curves.png; see DESIGN.md for their contents.
 from __future__ import annotations
 
 import dataclasses
+import difflib
+import shutil
 import signal
 import sys
 import time
@@ -109,29 +111,51 @@ def parse(argv: list[str]) -> tuple[str, Command]:
     return name, command
 
 
-def prepare_out_dir(run: RunArgs, agent: str) -> Path:
+def out_dir(run: RunArgs, agent: str) -> Path:
+    """The run directory to write; refuses a non-empty one unless --overwrite."""
     if run.out is None:
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         out = Path("runs") / f"{agent}-{run.env.replace('/', '_')}-{stamp}"
     else:
         out = Path(run.out)
-    if out.exists() and any(out.iterdir()) and not run.overwrite:
+    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not run.overwrite:
         raise ConfigError(f"--out {out} exists and is not empty; choose another --out or pass --overwrite")
-    out.mkdir(parents=True, exist_ok=True)
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
+def check_disk(out: Path, num_runs: int, config) -> None:
+    """Fails before training when the disk cannot hold the logs the run will write."""
+    rows = num_runs * config.num_evals
+    needed = 200 * rows + 2_000_000  # evals.csv rows, config and summary JSON, curves.png
+    existing = next(parent for parent in (out, *out.parents) if parent.exists())
+    free = shutil.disk_usage(existing).free
+    if free < needed:
+        raise ConfigError(
+            f"{existing} has {free / 2**20:.1f} MiB free but the run writes about {needed / 2**20:.1f} MiB; "
+            "free some space or choose another --out"
+        )
+
+
+def main(argv: list[str] | None = None, check_only: bool = False) -> int:
+    """Runs the command line; check_only validates everything up to compiling and returns 0 or 2."""
     argv = sys.argv[1:] if argv is None else argv
     try:
+        check_agent_name(argv)
         agent_name, command = parse(argv)
-        return run_training(agent_name, command)
+        return run_training(agent_name, command, check_only)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
-def run_training(agent_name: str, command: Command) -> int:
+def check_agent_name(argv: list[str]) -> None:
+    if argv and not argv[0].startswith("-") and argv[0] not in AGENTS:
+        close = difflib.get_close_matches(argv[0], list(AGENTS), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        raise ConfigError(f"unknown agent {argv[0]!r}; {hint}agents: {', '.join(AGENTS)}")
+
+
+def run_training(agent_name: str, command: Command, check_only: bool = False) -> int:
     import envs
 
     run = command.run
@@ -154,10 +178,10 @@ def run_training(agent_name: str, command: Command) -> int:
         raise ConfigError(str(error)) from None
     except ValueError as error:
         raise ConfigError(str(error)) from None
-    return execute(loop, config, command)
+    return execute(loop, config, command, check_only)
 
 
-def execute(loop, config, command: Command) -> int:
+def execute(loop, config, command: Command, check_only: bool = False) -> int:
     import jax
     import jax.numpy as jnp
     import numpy as np
@@ -196,7 +220,11 @@ def execute(loop, config, command: Command) -> int:
     init_fn = batching.vmap_runs(loop.init, padded)
     state_shape = jax.eval_shape(init_fn, hp, keys)
     check_memory(state_shape, padded, mesh.size, config)
-    out = prepare_out_dir(run, config.agent)
+    out = out_dir(run, config.agent)
+    check_disk(out, num_runs, config)
+    if check_only:
+        return 0
+    out.mkdir(parents=True, exist_ok=True)
     output.write_json(out / "config.json", resolved)
 
     sharded, replicated = batching.run_sharding(mesh), batching.replicated(mesh)

@@ -68,6 +68,18 @@ def validate(config: TrainConfig) -> None:
     for name, value in positive.items():
         if value < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
+    for name in ("num_critics", "policy_delay"):
+        if getattr(agent_config, name, 1) < 1:
+            raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(agent_config, name)}")
+    try:
+        agent_config.actor_spec, agent_config.critic_spec
+    except ValueError as error:
+        raise ConfigError(str(error)) from None
+    if agent_config.batch_size > config.buffer_capacity:
+        raise ConfigError(
+            f"--batch-size {agent_config.batch_size} is larger than the replay buffer "
+            f"({config.buffer_capacity} transitions); lower --batch-size or raise --buffer-size/--total-steps"
+        )
     if agent_config.learning_starts < 0:
         raise ConfigError(f"--learning-starts must be >= 0, got {agent_config.learning_starts}")
     if config.eval_every > config.total_steps:
