@@ -103,3 +103,4 @@ def test_crossq_solves_pendulum():
     _, metrics = fn(broadcast(crossq.Hyperparams(), 3), seed_keys(0, 3))
     final = np.asarray(metrics["eval_return"][:, -1])
     assert iqm(final) > -250, final
+    assert (np.asarray(metrics["diverged_at"]) == -1).all(), "NaN actor metrics of delayed steps are not divergence"
