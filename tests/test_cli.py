@@ -66,3 +66,18 @@ def test_tiny_run_writes_the_whole_run_directory(tmp_path):
     for key in ("steps_per_second", "compile_seconds", "wall_seconds", "versions", "device"):
         assert key in summary
     assert run_cli("--seeds", "1", "--out", str(out)).returncode == 2, "an existing run directory is refused"
+
+
+def test_a_run_that_cannot_fit_on_disk_is_refused(tmp_path, monkeypatch):
+    import shutil
+    from collections import namedtuple
+
+    import train
+    from agents import ConfigError, sac
+    from agents.off_policy import TrainConfig
+
+    usage = namedtuple("usage", "total used free")
+    monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
+    config = TrainConfig(agent="sac", agent_config=sac.Config(), total_steps=10_000, eval_every=1000)
+    with pytest.raises(ConfigError, match="MiB free but the run writes about"):
+        train.check_disk(tmp_path / "run", num_runs=4, config=config)
