@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import sys
 import time
 from pathlib import Path
@@ -40,10 +41,12 @@ def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:
     up. Returns compile seconds (lower().compile()), timed seconds and env steps over all runs.
     """
     module = AGENTS[agent]
+    # only two periods run; the total only sizes the buffer, which must hold a batch
+    periods = max(2, -(-agent_config.batch_size // steps))
     config = TrainConfig(
         agent=agent,
-        agent_config=agent_config.__class__(**{**agent_config.__dict__, "learning_starts": 0}),
-        total_steps=steps * 2,
+        agent_config=dataclasses.replace(agent_config, learning_starts=0),
+        total_steps=steps * periods,
         eval_every=steps,
         eval_episodes=1,
     )
