@@ -92,8 +92,14 @@ def agent_defaults(name: str, module, preset: str | None):
 
 def parse(argv: list[str]) -> tuple[str, Command]:
     """`[AGENT] [flags]` -> (agent name, parsed command); AGENT defaults to DEFAULT_AGENT."""
-    name = argv[0] if argv and argv[0] in AGENTS else DEFAULT_AGENT
-    flags = argv[1:] if argv and argv[0] in AGENTS else argv
+    if argv and not argv[0].startswith("-"):
+        if argv[0] not in AGENTS:
+            close = difflib.get_close_matches(argv[0], list(AGENTS), n=1)
+            hint = f"did you mean {close[0]}? " if close else ""
+            raise ConfigError(f"unknown agent {argv[0]!r}; {hint}agents: {', '.join(AGENTS)}")
+        name, flags = argv[0], argv[1:]
+    else:
+        name, flags = DEFAULT_AGENT, argv
     module = AGENTS[name]
     config, preset = agent_defaults(name, module, preset_name(flags))
     usage = (
@@ -140,7 +146,6 @@ def main(argv: list[str] | None = None, check_only: bool = False) -> int:
     """Runs the command line; check_only validates everything up to compiling and returns 0 or 2."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        check_agent_name(argv)
         agent_name, command = parse(argv)
         return run_training(agent_name, command, check_only)
     except ConfigError as error:
@@ -148,16 +153,7 @@ def main(argv: list[str] | None = None, check_only: bool = False) -> int:
         return 2
 
 
-def check_agent_name(argv: list[str]) -> None:
-    if argv and not argv[0].startswith("-") and argv[0] not in AGENTS:
-        close = difflib.get_close_matches(argv[0], list(AGENTS), n=1)
-        hint = f"did you mean {close[0]}? " if close else ""
-        raise ConfigError(f"unknown agent {argv[0]!r}; {hint}agents: {', '.join(AGENTS)}")
-
-
 def run_training(agent_name: str, command: Command, check_only: bool = False) -> int:
-    import envs
-
     run = command.run
     if run.seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {run.seeds}")
@@ -174,9 +170,7 @@ def run_training(agent_name: str, command: Command, check_only: bool = False) ->
     )
     try:
         loop = make_loop(config)
-    except envs.UnknownEnvError as error:
-        raise ConfigError(str(error)) from None
-    except ValueError as error:
+    except ValueError as error:  # unknown env ids and bad network specs included
         raise ConfigError(str(error)) from None
     return execute(loop, config, command, check_only)
 

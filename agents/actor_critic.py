@@ -7,6 +7,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
+from agents.common import require_continuous
 from envs import EnvSpec
 from networks import CriticEnsemble, NetworkSpec, TanhGaussianActor
 
@@ -49,10 +50,7 @@ class Config:
 
 def build(key: jax.Array, env_spec: EnvSpec, config, agent_name: str):
     """-> (actor, critic, actor variables, critic variables) from config.actor_spec / critic_spec."""
-    if not env_spec.is_continuous:
-        raise ValueError(
-            f"{agent_name} needs continuous actions but {env_spec.env_id} has {env_spec.num_actions} discrete ones"
-        )
+    require_continuous(env_spec, agent_name)
     actor = TanhGaussianActor(config.actor_spec, env_spec.action_dim)
     critic = CriticEnsemble(config.critic_spec, config.num_critics)
     obs = jnp.zeros((1, *env_spec.obs_shape))

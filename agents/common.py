@@ -23,3 +23,11 @@ class Transition(NamedTuple):
 
 class ConfigError(ValueError):
     """A configuration that cannot run; the message says what is wrong and how to fix it."""
+
+
+def require_continuous(env_spec, agent_name: str) -> None:
+    """Raises ConfigError unless the environment has continuous actions."""
+    if not env_spec.is_continuous:
+        raise ConfigError(
+            f"{agent_name} needs continuous actions but {env_spec.env_id} has {env_spec.num_actions} discrete ones"
+        )

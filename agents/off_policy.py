@@ -18,7 +18,7 @@ import jax.numpy as jnp
 
 import envs
 from agents import AGENTS, buffer
-from agents.common import ConfigError, Transition
+from agents.common import ConfigError, Transition, require_continuous
 
 
 @dataclasses.dataclass(frozen=True)
@@ -156,10 +156,7 @@ def make_loop(config: TrainConfig) -> Loop:
     agent_config = config.agent_config
     env = envs.make(config.env)
     spec = env.spec
-    if not spec.is_continuous:
-        raise ConfigError(
-            f"{config.agent} needs continuous actions but {spec.env_id} has {spec.num_actions} discrete ones"
-        )
+    require_continuous(spec, config.agent)
     num_envs = config.num_envs
     updates_per_iteration = agent_config.utd * num_envs
     vmapped_step = jax.vmap(env.step)

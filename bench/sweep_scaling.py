@@ -7,6 +7,7 @@ one after another, for SAC and CrossQ with CPU-sized networks on gymnax/Pendulum
 from __future__ import annotations
 
 import argparse
+import dataclasses
 
 from common import describe_device, measure
 
@@ -16,7 +17,7 @@ def configs(width: int) -> dict:
     """CPU-sized networks: SAC width x width, CrossQ's cpu preset (critic width, actor width)."""
     return {
         "sac": sac.Config(actor_width=width, critic_width=width, batch_size=256),
-        "crossq": crossq.Config(**{**crossq.PRESETS["cpu"].__dict__, "actor_width": width, "critic_width": width}),
+        "crossq": dataclasses.replace(crossq.PRESETS["cpu"], actor_width=width, critic_width=width),
     }
 
 
