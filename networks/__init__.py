@@ -1,8 +1,9 @@
 """Networks of the suite as plain flax modules built from a `NetworkSpec`."""
 
-from networks.heads import CriticEnsemble, QNetwork, TanhGaussianActor, tanh_gaussian_sample
+from networks.heads import CriticEnsemble, DeterministicActor, QNetwork, TanhGaussianActor, tanh_gaussian_sample
 from networks.mlp import MLP, NORMS
 from networks.normalization import BatchRenorm
+from networks.simba import SimBa
 from networks.spec import KINDS, NetworkSpec, make_torso
 
 __all__ = [
@@ -11,8 +12,10 @@ __all__ = [
     "BatchRenorm",
     "MLP",
     "CriticEnsemble",
+    "DeterministicActor",
     "NetworkSpec",
     "QNetwork",
+    "SimBa",
     "TanhGaussianActor",
     "make_torso",
     "tanh_gaussian_sample",

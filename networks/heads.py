@@ -39,11 +39,23 @@ class TanhGaussianActor(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array, train: bool = False) -> tuple[jax.Array, jax.Array]:
         features = make_torso(self.spec)(obs, train)
-        mean = nn.Dense(self.action_dim)(features)
-        log_std = nn.Dense(self.action_dim)(features)
+        mean = nn.Dense(self.action_dim, kernel_init=self.spec.head_init)(features)
+        log_std = nn.Dense(self.action_dim, kernel_init=self.spec.head_init)(features)
         # squash into [LOG_STD_MIN, LOG_STD_MAX] smoothly rather than clipping away the gradient
         log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(log_std) + 1.0)
         return mean, log_std
+
+
+class DeterministicActor(nn.Module):
+    """obs [batch, obs_dim] -> action tanh(Dense(features)) [batch, action_dim] in [-1, 1] (TD3, DDPG)."""
+
+    spec: NetworkSpec
+    action_dim: int
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, train: bool = False) -> jax.Array:
+        features = make_torso(self.spec)(obs, train)
+        return jnp.tanh(nn.Dense(self.action_dim, kernel_init=self.spec.head_init)(features))
 
 
 class QNetwork(nn.Module):
@@ -54,7 +66,7 @@ class QNetwork(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array, train: bool = False) -> jax.Array:
         features = make_torso(self.spec)(jnp.concatenate([obs, action], axis=-1), train)
-        return nn.Dense(1)(features)[..., 0]
+        return nn.Dense(1, kernel_init=self.spec.head_init)(features)[..., 0]
 
 
 class CriticEnsemble(nn.Module):

@@ -7,7 +7,7 @@ from typing import Sequence
 import flax.linen as nn
 import jax
 
-from networks.normalization import BatchRenorm
+from networks.normalization import normalize
 
 NORMS = ("none", "batch_norm", "batch_renorm")
 
@@ -24,12 +24,7 @@ class MLP(nn.Module):
 
     @nn.compact
     def __call__(self, x: jax.Array, train: bool = False) -> jax.Array:
-        x = self.normalize(x, train)
+        x = normalize(self.norm, x, train)
         for width in self.widths:
-            x = self.normalize(nn.relu(nn.Dense(width)(x)), train)
+            x = normalize(self.norm, nn.relu(nn.Dense(width)(x)), train)
         return x
-
-    def normalize(self, x: jax.Array, train: bool) -> jax.Array:
-        if self.norm == "none":
-            return x
-        return BatchRenorm(renorm=self.norm == "batch_renorm")(x, train)

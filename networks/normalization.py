@@ -63,3 +63,13 @@ class BatchRenorm(nn.Module):
             running_var.value = self.momentum * running_var.value + (1.0 - self.momentum) * batch_var
             calls.value = calls.value + 1
         return normalized * scale + bias
+
+
+def normalize(norm: str, x: jax.Array, train: bool) -> jax.Array:
+    """Applies the normalization layer named `norm` (none, layer_norm, batch_norm, batch_renorm);
+    call it inside a compact module, which then owns the layer."""
+    if norm == "none":
+        return x
+    if norm == "layer_norm":
+        return nn.LayerNorm()(x)
+    return BatchRenorm(renorm=norm == "batch_renorm")(x, train)

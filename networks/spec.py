@@ -7,29 +7,53 @@ import dataclasses
 import flax.linen as nn
 
 from networks.mlp import MLP, NORMS
+from networks.simba import BLOCK_NORMS, SimBa
 
-KINDS = ("mlp",)
+KINDS = ("mlp", "simba")
 
 
 @dataclasses.dataclass(frozen=True)
 class NetworkSpec:
-    """kind: the architecture; width: hidden units per layer; depth: number of hidden layers;
-    norm: normalization of the input and hidden activations (one of NORMS)."""
+    """kind: "mlp" or "simba"; width: hidden units (simba: the residual stream's width);
+    depth: hidden layers (simba: residual blocks); norm: "auto" is none for mlp and layer_norm for
+    simba; mlp also takes batch_norm / batch_renorm (CrossQ), simba layer_norm, batch_norm,
+    batch_renorm or none. expansion, residual and post_norm are SimBa's ablation switches."""
 
     kind: str = "mlp"
     width: int = 256
     depth: int = 2
-    norm: str = "none"
+    norm: str = "auto"
+    expansion: int = 4
+    residual: bool = True
+    post_norm: bool = True
 
     def __post_init__(self):
         if self.kind not in KINDS:
             raise ValueError(f"unknown network kind {self.kind!r}; choose one of {', '.join(KINDS)}")
-        if self.width < 1 or self.depth < 1:
-            raise ValueError(f"network width and depth must be positive, got {self.width} and {self.depth}")
-        if self.norm not in NORMS:
-            raise ValueError(f"unknown normalization {self.norm!r}; choose one of {', '.join(NORMS)}")
+        if self.width < 1 or self.depth < 1 or self.expansion < 1:
+            raise ValueError(
+                f"network width, depth and expansion must be positive, got {self.width}, {self.depth}, {self.expansion}"
+            )
+        allowed = ("auto", *(NORMS if self.kind == "mlp" else BLOCK_NORMS))
+        if self.norm not in allowed:
+            raise ValueError(f"{self.kind} networks take norm {', '.join(allowed)}; got {self.norm!r}")
+        if self.kind == "mlp" and (self.expansion != 4 or not self.residual or not self.post_norm):
+            raise ValueError("expansion, residual and post_norm are switches of simba networks, not mlp")
+
+    @property
+    def resolved_norm(self) -> str:
+        if self.norm != "auto":
+            return self.norm
+        return "none" if self.kind == "mlp" else "layer_norm"
+
+    @property
+    def head_init(self) -> nn.initializers.Initializer:
+        """Kernel initializer of the heads on this torso: orthogonal for SimBa, flax's default otherwise."""
+        return nn.initializers.orthogonal() if self.kind == "simba" else nn.linear.default_kernel_init
 
 
 def make_torso(spec: NetworkSpec) -> nn.Module:
-    """The feature extractor for `spec`; heads are added by the agent."""
-    return MLP(widths=(spec.width,) * spec.depth, norm=spec.norm)
+    """The feature extractor for `spec`, called as torso(x, train); heads are added by the agent."""
+    if spec.kind == "simba":
+        return SimBa(spec.width, spec.depth, spec.expansion, spec.resolved_norm, spec.residual, spec.post_norm)
+    return MLP(widths=(spec.width,) * spec.depth, norm=spec.resolved_norm)
