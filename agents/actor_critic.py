@@ -12,6 +12,9 @@ from envs import EnvSpec
 from networks import CriticEnsemble, NetworkSpec, TanhGaussianActor
 
 
+OBS_NORMS = ("auto", "rsnorm", "none")
+
+
 @dataclasses.dataclass(frozen=True)
 class Config:
     """Static settings every actor-critic agent shares (shapes and counts; changing one recompiles)."""
@@ -25,9 +28,22 @@ class Config:
     critic_width: int = 256
     """Hidden units per critic layer."""
     actor_depth: int = 2
-    """Number of hidden actor layers."""
+    """Hidden actor layers (simba: residual blocks)."""
     critic_depth: int = 2
-    """Number of hidden critic layers."""
+    """Hidden critic layers (simba: residual blocks)."""
+    actor_norm: str = "auto"
+    """Actor normalization: auto (mlp none, simba layer_norm), none, batch_norm, batch_renorm, layer_norm (simba)."""
+    critic_norm: str = "auto"
+    """Critic normalization: auto (mlp none, simba layer_norm), none, batch_norm, batch_renorm, layer_norm (simba)."""
+    simba_expansion: int = 4
+    """SimBa residual blocks' inner width as a multiple of the width."""
+    simba_residual: bool = True
+    """SimBa ablation switch: the residual connection of each block."""
+    simba_post_norm: bool = True
+    """SimBa ablation switch: the normalization after the last block."""
+    obs_norm: str = "auto"
+    """Observation normalization: rsnorm (SimBa's running statistics of collected observations, shared by
+    actor and critic), none, or auto (rsnorm when the actor or the critic is a simba network)."""
     num_critics: int = 2
     """Critics in the ensemble; the target uses their minimum."""
     batch_size: int = 256
@@ -41,11 +57,25 @@ class Config:
 
     @property
     def actor_spec(self) -> NetworkSpec:
-        return NetworkSpec(self.actor_net, self.actor_width, self.actor_depth)
+        return self.network_spec(self.actor_net, self.actor_width, self.actor_depth, self.actor_norm)
 
     @property
     def critic_spec(self) -> NetworkSpec:
-        return NetworkSpec(self.critic_net, self.critic_width, self.critic_depth)
+        return self.network_spec(self.critic_net, self.critic_width, self.critic_depth, self.critic_norm)
+
+    def network_spec(self, kind: str, width: int, depth: int, norm: str) -> NetworkSpec:
+        if kind != "simba":
+            return NetworkSpec(kind, width, depth, norm)
+        return NetworkSpec(kind, width, depth, norm, self.simba_expansion, self.simba_residual, self.simba_post_norm)
+
+    @property
+    def uses_rsnorm(self) -> bool:
+        """Whether the loop normalizes observations with RSNorm (see obs_norm)."""
+        if self.obs_norm not in OBS_NORMS:
+            raise ValueError(f"--obs-norm must be one of {', '.join(OBS_NORMS)}, got {self.obs_norm!r}")
+        if self.obs_norm == "auto":
+            return "simba" in (self.actor_net, self.critic_net)
+        return self.obs_norm == "rsnorm"
 
 
 def build(key: jax.Array, env_spec: EnvSpec, config, agent_name: str):

@@ -20,9 +20,9 @@ import jax.numpy as jnp
 import optax
 
 from agents import actor_critic, optim
-from agents.common import Transition
+from agents.common import Preset, Transition
 from envs import EnvSpec
-from networks import CriticEnsemble, NetworkSpec, TanhGaussianActor, tanh_gaussian_sample
+from networks import CriticEnsemble, TanhGaussianActor, tanh_gaussian_sample
 
 
 @dataclasses.dataclass(frozen=True)
@@ -32,29 +32,15 @@ class Config(actor_critic.Config):
     critic_width: int = 2048
     """Hidden units per critic layer."""
     actor_norm: str = "batch_renorm"
-    """Normalization of the actor's input and hidden layers: batch_renorm, batch_norm or none."""
+    """Actor normalization (mlp: of the input and hidden layers; simba: in place of its LayerNorms):
+    batch_renorm, batch_norm, none (or layer_norm for simba)."""
     critic_norm: str = "batch_renorm"
-    """Normalization of the critics' input and hidden layers: batch_renorm, batch_norm or none."""
+    """Critic normalization (mlp: of the input and hidden layers; simba: in place of its LayerNorms):
+    batch_renorm, batch_norm, none (or layer_norm for simba)."""
     policy_delay: int = 3
     """Critic updates per actor and temperature update."""
     adam_b1: float = 0.5
     """Adam's first-moment decay for actor and critics (the temperature uses 0.9)."""
-
-    @property
-    def actor_spec(self) -> NetworkSpec:
-        return NetworkSpec(self.actor_net, self.actor_width, self.actor_depth, self.actor_norm)
-
-    @property
-    def critic_spec(self) -> NetworkSpec:
-        return NetworkSpec(self.critic_net, self.critic_width, self.critic_depth, self.critic_norm)
-
-
-PRESETS = {
-    "paper": Config(),
-    "cpu": Config(critic_width=256, learning_starts=1000),
-}
-"""paper: the ICLR 2024 MuJoCo configuration; cpu: 256-wide critics that train in minutes on a CPU."""
-DEFAULT_PRESET = "cpu"
 
 
 @flax.struct.dataclass
@@ -69,6 +55,17 @@ class Hyperparams:
     """Initial entropy temperature."""
     target_entropy_scale: float = 1.0
     """The temperature is tuned towards entropy -target_entropy_scale * |A|."""
+
+
+PRESETS = {
+    "paper": Preset(Config(), Hyperparams(), "Bhatt et al., ICLR 2024, and the authors' code adityab/CrossQ"),
+    "cpu": Preset(
+        Config(critic_width=256, learning_starts=1000),
+        Hyperparams(),
+        "the paper's settings with 256-wide critics and 1000 random steps: trains in minutes on a CPU",
+    ),
+}
+DEFAULT_PRESET = "cpu"
 
 
 @flax.struct.dataclass
@@ -92,6 +89,8 @@ _alpha_adam = optim.adam()
 
 def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
     actor, critic, actor_vars, critic_vars = actor_critic.build(key, env_spec, config, "CrossQ")
+    # networks without batch normalization (e.g. --critic-norm none, an ablation) have no statistics
+    actor_vars, critic_vars = ({"batch_stats": {}, **variables} for variables in (actor_vars, critic_vars))
     log_alpha = jnp.log(jnp.asarray(hp.initial_alpha, jnp.float32))
     adam = optim.adam(b1=config.adam_b1)
     return State(
@@ -134,7 +133,7 @@ def critic_loss(critic_params, state: State, batch: Transition, key, hp: Hyperpa
     next_value = next_q.min(axis=0) - alpha * next_log_prob
     target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.terminated) * next_value)
     loss = 0.5 * jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
-    return loss, (updated["batch_stats"], q.mean())
+    return loss, (updated.get("batch_stats", {}), q.mean())
 
 
 def actor_loss(actor_params, state: State, batch: Transition, key):
@@ -148,7 +147,7 @@ def actor_loss(actor_params, state: State, batch: Transition, key):
     )
     action, log_prob = tanh_gaussian_sample(mean, log_std, key)
     q = state.critic.apply(state.critic_vars, batch.obs, action, train=False).min(axis=0)
-    return jnp.mean(alpha * log_prob - q), (updated["batch_stats"], log_prob)
+    return jnp.mean(alpha * log_prob - q), (updated.get("batch_stats", {}), log_prob)
 
 
 def update_actor_and_alpha(state: State, batch: Transition, key, hp: Hyperparams) -> tuple[State, dict]:

@@ -19,6 +19,7 @@ import jax.numpy as jnp
 import envs
 from agents import AGENTS, buffer
 from agents.common import ConfigError, Transition, require_continuous
+from networks import rsnorm
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +73,7 @@ def validate(config: TrainConfig) -> None:
         if getattr(agent_config, name, 1) < 1:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(agent_config, name)}")
     try:
-        agent_config.actor_spec, agent_config.critic_spec
+        agent_config.actor_spec, agent_config.critic_spec, agent_config.uses_rsnorm
     except ValueError as error:
         raise ConfigError(str(error)) from None
     if agent_config.batch_size > config.buffer_capacity:
@@ -116,6 +117,8 @@ class RunState:
     buffer: buffer.ReplayBuffer
     env_state: envs.EnvState
     obs: jax.Array
+    obs_stats: rsnorm.RunningStats
+    """RSNorm statistics of every collected observation (unchanged when the agent does not use RSNorm)."""
     key: jax.Array
     eval_key: jax.Array
     diverged_at: jax.Array
@@ -161,6 +164,12 @@ def make_loop(config: TrainConfig) -> Loop:
     updates_per_iteration = agent_config.utd * num_envs
     vmapped_step = jax.vmap(env.step)
     vmapped_reset = jax.vmap(env.reset)
+    # observations reach the agent normalized; the buffer keeps them raw and batches are normalized
+    # with the statistics current at sampling time
+    if agent_config.uses_rsnorm:
+        observe, normalize = rsnorm.update, rsnorm.normalize
+    else:
+        observe, normalize = (lambda stats, obs: stats), (lambda stats, obs: obs)
 
     def init(hp, key: jax.Array) -> RunState:
         agent_key, env_key, eval_key, key = jax.random.split(key, 4)
@@ -178,6 +187,7 @@ def make_loop(config: TrainConfig) -> Loop:
             buffer=buffer.init(example, config.buffer_capacity),
             env_state=env_state,
             obs=obs,
+            obs_stats=observe(rsnorm.init(spec.obs_shape), obs),
             key=key,
             eval_key=eval_key,
             diverged_at=jnp.array(-1, jnp.int32),
@@ -186,11 +196,12 @@ def make_loop(config: TrainConfig) -> Loop:
     # the first iteration after which the buffer holds learning_starts transitions
     first_learning_iteration = max(0, -(-(agent_config.learning_starts - num_envs) // num_envs))
 
-    def gradient_updates(agent_state, replay, key, hp, iteration_index):
+    def gradient_updates(agent_state, replay, obs_stats, key, hp, iteration_index):
         def one_update(agent_state, inputs):
             update_key, update_index = inputs
             sample_key, step_key = jax.random.split(update_key)
             batch = buffer.sample(replay, sample_key, agent_config.batch_size)
+            batch = batch._replace(obs=normalize(obs_stats, batch.obs), next_obs=normalize(obs_stats, batch.next_obs))
             return agent.update(agent_state, batch, step_key, hp, update_index)
 
         # the global index of each update, the same in every run: policy delays stay real branches
@@ -209,7 +220,7 @@ def make_loop(config: TrainConfig) -> Loop:
         actions = jax.lax.cond(
             env_steps_before < agent_config.learning_starts,
             lambda: jax.random.uniform(act_key, (num_envs, spec.action_dim), minval=-1.0, maxval=1.0),
-            lambda: agent.act(run.agent, run.obs, act_key, False),
+            lambda: agent.act(run.agent, normalize(run.obs_stats, run.obs), act_key, False),
         )
         env_state, timestep = vmapped_step(jax.random.split(step_key, num_envs), run.env_state, actions)
         replay = buffer.add(
@@ -224,11 +235,18 @@ def make_loop(config: TrainConfig) -> Loop:
         )
         agent_state, metrics = jax.lax.cond(
             iteration_index >= first_learning_iteration,
-            lambda: gradient_updates(run.agent, replay, update_key, hp, iteration_index),
+            lambda: gradient_updates(run.agent, replay, run.obs_stats, update_key, hp, iteration_index),
             lambda: (run.agent, last_metrics),
         )
         done = timestep.done
-        run = run.replace(agent=agent_state, buffer=replay, env_state=env_state, obs=timestep.obs, key=key)
+        run = run.replace(
+            agent=agent_state,
+            buffer=replay,
+            env_state=env_state,
+            obs=timestep.obs,
+            obs_stats=observe(run.obs_stats, timestep.obs),
+            key=key,
+        )
         # every agent reports a critic loss; other metrics may be NaN by design (skipped delayed updates)
         bad = ~jnp.isfinite(metrics["critic_loss"])
         return (
@@ -239,7 +257,7 @@ def make_loop(config: TrainConfig) -> Loop:
             jnp.where((first_bad_step < 0) & bad, env_steps_before + num_envs, first_bad_step),
         ), None
 
-    def evaluate(agent_state, eval_key) -> tuple[jax.Array, jax.Array]:
+    def evaluate(agent_state, obs_stats, eval_key) -> tuple[jax.Array, jax.Array]:
         """Deterministic returns and lengths of `eval_episodes` full episodes: [eval_episodes] each."""
         reset_key, step_key = jax.random.split(eval_key)
         env_state, obs = vmapped_reset(jax.random.split(reset_key, config.eval_episodes))
@@ -249,7 +267,7 @@ def make_loop(config: TrainConfig) -> Loop:
 
         def eval_step(carry, key):
             env_state, obs, running, totals, lengths = carry
-            actions = agent.act(agent_state, obs, key, True)
+            actions = agent.act(agent_state, normalize(obs_stats, obs), key, True)
             env_state, timestep = vmapped_step(jax.random.split(key, config.eval_episodes), env_state, actions)
             totals = totals + jnp.where(running, timestep.reward, 0.0)
             lengths = lengths + running.astype(jnp.int32)
@@ -285,7 +303,7 @@ def make_loop(config: TrainConfig) -> Loop:
         step_of_divergence = jnp.where(first_bad_step >= 0, first_bad_step, (period + 1) * config.eval_every)
         run = _select(healthy & ~bad, run, start)
         run = run.replace(diverged_at=jnp.where(healthy & bad, step_of_divergence, start.diverged_at))
-        eval_returns, eval_lengths = evaluate(run.agent, run.eval_key)
+        eval_returns, eval_lengths = evaluate(run.agent, run.obs_stats, run.eval_key)
         metrics = dict(
             metrics,
             diverged_at=run.diverged_at,
