@@ -51,7 +51,7 @@ class RunArgs:
     overwrite: bool = False
     """Allow writing into an existing, non-empty run directory."""
     preset: str | None = None
-    """Named agent configuration (crossq: paper, cpu; default cpu); explicit flags override it."""
+    """Named agent settings (listed with their sources at the top of this page); explicit flags override them."""
     sweep: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
     """Sweep a hyperparameter, repeatable: NAME=V1,V2 (grid) or NAME=log:LOW:HIGH (with --sweep-random)."""
     sweep_random: int = 0
@@ -79,15 +79,16 @@ def preset_name(flags: list[str]) -> str | None:
 
 
 def agent_defaults(name: str, module, preset: str | None):
-    """The agent's Config defaults: the named preset, else its default preset, else Config()."""
+    """-> (Config, Hyperparams, preset name): the named preset, else the agent's default preset, else
+    the dataclass defaults."""
     presets = getattr(module, "PRESETS", {})
     preset = preset or getattr(module, "DEFAULT_PRESET", None)
     if preset is None:
-        return module.Config(), None
+        return module.Config(), module.Hyperparams(), None
     if preset not in presets:
         available = ", ".join(presets) if presets else "none"
         raise ConfigError(f"{name} has no preset {preset!r}; its presets: {available}")
-    return presets[preset], preset
+    return presets[preset].config, presets[preset].hyperparams, preset
 
 
 def parse(argv: list[str]) -> tuple[str, Command]:
@@ -101,16 +102,22 @@ def parse(argv: list[str]) -> tuple[str, Command]:
     else:
         name, flags = DEFAULT_AGENT, argv
     module = AGENTS[name]
-    config, preset = agent_defaults(name, module, preset_name(flags))
+    config, hp, preset = agent_defaults(name, module, preset_name(flags))
+    presets = getattr(module, "PRESETS", {})
+    listed = "; ".join(
+        f"{key}{' (default)' if key == getattr(module, 'DEFAULT_PRESET', None) else ''}: {value.source}"
+        for key, value in presets.items()
+    )
     usage = (
         f"{__doc__.splitlines()[0]}\n\nusage: python train.py [AGENT] [flags]; AGENT is one of "
         f"{', '.join(AGENTS)} (default {DEFAULT_AGENT}). This page: {name}, {module.__doc__.splitlines()[0]}"
+        f"\n\n{name} presets (--preset): {listed or 'none'}"
     )
     command = tyro.cli(
         Command[module.Config, module.Hyperparams],
         args=flags,
         prog=f"train.py {name}",
-        default=Command(RunArgs(preset=preset), config, module.Hyperparams()),
+        default=Command(RunArgs(preset=preset), config, hp),
         description=usage,
         config=(tyro.conf.OmitArgPrefixes,),
     )

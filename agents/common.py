@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 
@@ -19,6 +19,17 @@ class Transition(NamedTuple):
     reward: jax.Array
     next_obs: jax.Array
     terminated: jax.Array
+
+
+class Preset(NamedTuple):
+    """A named starting point of an agent's settings; explicit flags override it."""
+
+    config: Any
+    """The static Config."""
+    hyperparams: Any
+    """The array Hyperparams."""
+    source: str
+    """Where the settings come from (paper, code), shown by --help."""
 
 
 class ConfigError(ValueError):

@@ -1,4 +1,4 @@
-"""Adam with the learning rate as an array, so a learning-rate sweep is a vmap, not a recompile."""
+"""Adam(W) with the learning rate and weight decay as arrays: sweeping them is a vmap, not a recompile."""
 
 from __future__ import annotations
 
@@ -19,8 +19,10 @@ def apply(
     opt_state: Any,
     params: Any,
     learning_rate: jax.Array,
+    weight_decay: jax.Array | float = 0.0,
 ) -> tuple[Any, Any]:
-    """One descent step: returns (new_params, new_opt_state)."""
+    """One descent step, p <- p - lr (direction + weight_decay p) (decoupled weight decay, as AdamW):
+    returns (new_params, new_opt_state)."""
     direction, opt_state = optimizer.update(grads, opt_state, params)
-    params = jax.tree.map(lambda p, d: p - learning_rate * d, params, direction)
+    params = jax.tree.map(lambda p, d: p - learning_rate * (d + weight_decay * p), params, direction)
     return params, opt_state

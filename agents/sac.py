@@ -15,7 +15,7 @@ import jax.numpy as jnp
 import optax
 
 from agents import actor_critic, optim
-from agents.common import Transition
+from agents.common import Preset, Transition
 from envs import EnvSpec
 from networks import CriticEnsemble, TanhGaussianActor, tanh_gaussian_sample
 
@@ -39,6 +39,27 @@ class Hyperparams:
     """Initial entropy temperature."""
     target_entropy_scale: float = 1.0
     """The temperature is tuned towards entropy -target_entropy_scale * |A|."""
+    weight_decay: float = 0.0
+    """Decoupled (AdamW) weight decay of actor and critic parameters; the temperature has none."""
+
+
+SIMBA = Preset(
+    Config(
+        actor_net="simba",
+        critic_net="simba",
+        actor_width=128,
+        actor_depth=1,
+        critic_width=512,
+        critic_depth=2,
+        num_critics=1,
+    ),
+    Hyperparams(learning_rate=1e-4, weight_decay=1e-2, initial_alpha=0.01, target_entropy_scale=0.5),
+    "SimBa-SAC, Lee et al., ICLR 2025, and the authors' code SonyResearch/simba: one critic, as the authors "
+    "use on tasks without failure termination; pass --num-critics 2 for clipped double Q on tasks that "
+    "terminate on failure (Hopper, Walker2d, Ant, Humanoid)",
+)
+PRESETS = {"simba": SIMBA}
+"""sac's named settings; with no --preset, sac runs with the dataclass defaults (SB3's SAC)."""
 
 
 @flax.struct.dataclass
@@ -117,7 +138,7 @@ def update(
         state.critic_params, state, batch, critic_key, hp
     )
     critic_params, critic_opt = optim.apply(
-        _adam, critic_grads, state.critic_opt, state.critic_params, hp.learning_rate
+        _adam, critic_grads, state.critic_opt, state.critic_params, hp.learning_rate, hp.weight_decay
     )
     state = state.replace(critic_params=critic_params, critic_opt=critic_opt)
 
@@ -125,7 +146,7 @@ def update(
         state.actor_params, state, batch, actor_key
     )
     actor_params, actor_opt = optim.apply(
-        _adam, actor_grads, state.actor_opt, state.actor_params, hp.learning_rate
+        _adam, actor_grads, state.actor_opt, state.actor_params, hp.learning_rate, hp.weight_decay
     )
 
     target_entropy = -hp.target_entropy_scale * state.actor.action_dim

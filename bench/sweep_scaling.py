@@ -17,7 +17,7 @@ def configs(width: int) -> dict:
     """CPU-sized networks: SAC width x width, CrossQ's cpu preset (critic width, actor width)."""
     return {
         "sac": sac.Config(actor_width=width, critic_width=width, batch_size=256),
-        "crossq": dataclasses.replace(crossq.PRESETS["cpu"], actor_width=width, critic_width=width),
+        "crossq": dataclasses.replace(crossq.PRESETS["cpu"].config, actor_width=width, critic_width=width),
     }
 
 
