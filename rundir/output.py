@@ -140,9 +140,7 @@ def plot_curves(
         group = returns[indices]
         for run_returns in group:
             axis.plot(env_steps, run_returns, color=colour, linewidth=0.7, alpha=0.35)
-        low, high = bootstrap_ci(group)
-        axis.fill_between(env_steps, low, high, color=colour, alpha=0.18)
-        axis.plot(env_steps, iqm(group), color=colour, linewidth=2.2, label=label)
+        draw_iqm(axis, env_steps, group, colour, label)
     axis.set_xlabel("env steps")
     axis.set_ylabel("deterministic eval return (IQM, 95% bootstrap CI)")
     axis.set_title(title, fontsize=8)
@@ -151,6 +149,16 @@ def plot_curves(
     figure.tight_layout()
     figure.savefig(path)
     plt.close(figure)
+
+
+def draw_iqm(axis, env_steps: np.ndarray, returns: np.ndarray, colour, label: str, linestyle: str = "-") -> None:
+    """The IQM over runs as a bold line with its 95% bootstrap CI as a band on a matplotlib axis.
+
+    env_steps: [num_evals]; returns: [num_runs, num_evals].
+    """
+    low, high = bootstrap_ci(returns)
+    axis.fill_between(env_steps, low, high, color=colour, alpha=0.18)
+    axis.plot(env_steps, iqm(returns), color=colour, linewidth=2.2, linestyle=linestyle, label=label)
 
 
 def command_line() -> str:
