@@ -1,6 +1,29 @@
 import os
+
+import pytest
 import sys
 from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+
+def final_eval_returns(agent: str, agent_config, hparams, total_steps: int, eval_every: int, seeds: int = 3):
+    """Final deterministic eval returns [seeds] of `seeds` vmapped runs on gymnax/Pendulum-v1;
+    asserts that no run diverged."""
+    import jax
+    import numpy as np
+
+    from agents.batching import broadcast, seed_keys
+    from agents.off_policy import TrainConfig, train
+
+    config = TrainConfig(agent, agent_config, total_steps=total_steps, eval_every=eval_every, eval_episodes=5)
+    _, metrics = jax.jit(jax.vmap(lambda h, k: train(config, h, k)))(broadcast(hparams, seeds), seed_keys(0, seeds))
+    assert (np.asarray(metrics["diverged_at"]) == -1).all()
+    return np.asarray(metrics["eval_return"][:, -1])
+
+
+@pytest.fixture
+def pendulum_returns():
+    """The function final_eval_returns, for learning tests."""
+    return final_eval_returns

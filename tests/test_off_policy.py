@@ -43,18 +43,11 @@ def test_invalid_settings_fail_with_a_clear_message():
         make_loop(TrainConfig(agent="sac", agent_config=SMALL, env="gymnax/CartPole-v1", total_steps=400, eval_every=200))
 
 
-def test_sac_solves_pendulum():
+def test_sac_solves_pendulum(pendulum_returns):
     """3 seeds, about 20 s on a 2-core CPU; the IQM of the final deterministic return > -250.
 
     Seeds 0-8 of this budget end between -125 and -247 (triplet means -179 to -184).
     """
-    config = TrainConfig(
-        agent="sac",
-        agent_config=sac.Config(actor_width=64, critic_width=64, batch_size=128, learning_starts=1000),
-        total_steps=12000,
-        eval_every=3000,
-        eval_episodes=5,
-    )
-    _, metrics = run_seeds(config, sac.Hyperparams(learning_rate=1e-3), first_seed=0, num_seeds=3)
-    final = np.asarray(metrics["eval_return"][:, -1])
+    config = sac.Config(actor_width=64, critic_width=64, batch_size=128, learning_starts=1000)
+    final = pendulum_returns("sac", config, sac.Hyperparams(learning_rate=1e-3), total_steps=12000, eval_every=3000)
     assert iqm(final) > -250, final
