@@ -143,7 +143,9 @@ def test_the_score_is_deterministic_given_the_key():
 def test_simba_scores_higher_than_the_mlp_at_the_published_protocol():
     """The published grid (300 x 300 over [-100, 100]^2, DC kept), the default comparison's
     architectures at a quarter of its width and 20 initializations instead of 100 (for time); the
-    full default is in README's table."""
+    full default is in README's table. The margin is small (0.0299 against 0.0285 here, about one
+    standard error of the difference): the fixed key keeps the test deterministic, it does not
+    make the published gap large."""
     architectures = {a.name: a for a in default_architectures(simba_width=16, blocks=2)}
     mlp, simba = architectures["mlp"], architectures["simba (+ post layernorm)"]
     assert parameter_count(mlp.spec) == parameter_count(simba.spec)
