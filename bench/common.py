@@ -22,16 +22,42 @@ def dense_flops(sizes: list[int], batch: int) -> int:
     return sum(2 * batch * n_in * n_out for n_in, n_out in zip(sizes[:-1], sizes[1:]))
 
 
+def network_flops(spec, d_in: int, d_out: int, batch: int) -> int:
+    """Forward matmul FLOPs of a torso built from `spec` plus a d_out head, on `batch` rows."""
+    if spec.kind == "mlp":
+        return dense_flops([d_in] + [spec.width] * spec.depth + [d_out], batch)
+    block = dense_flops([spec.width, spec.expansion * spec.width, spec.width], batch)
+    return dense_flops([d_in, spec.width], batch) + spec.depth * block + dense_flops([spec.width, d_out], batch)
+
+
+def sac_update_flops(config, obs_dim: int, action_dim: int) -> int:
+    """Matmul FLOPs of one SAC update (critics, actor; the temperature is negligible).
+
+    A backward pass costs twice its forward pass where both weight and input gradients are needed,
+    once where only input gradients are (the critic inside the actor loss).
+    """
+    batch = config.batch_size
+    actor = network_flops(config.actor_spec, obs_dim, 2 * action_dim, batch)
+    critic = config.num_critics * network_flops(config.critic_spec, obs_dim + action_dim, 1, batch)
+    critic_update = actor + critic + critic + 2 * critic  # next action, target Q, Q, dQ/dparams
+    actor_update = actor + critic + critic + 2 * actor  # action, Q, dQ/daction, dpi/dparams
+    return critic_update + actor_update
+
+
 def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
-    """GFLOP/s of a chain of [m, k] @ [k, n] matmuls on this device (k == n), compile excluded."""
+    """GFLOP/s of a chain of [m, k] @ [k, n] matmuls on this device, compile excluded; for k != n
+    each link is [m, k] @ [k, n] @ [n, k] (a SimBa block's expansion and contraction)."""
     x = jnp.ones((m, k), jnp.float32) / k
     w = jnp.ones((k, n), jnp.float32)
-    repeats = max(1, int(seconds * 100e9 / (2 * m * k * n)))
-    chain = jax.jit(lambda x: jax.lax.fori_loop(0, repeats, lambda _, y: jnp.tanh(y @ w), x))
+    back = jnp.ones((n, k), jnp.float32) / n
+    flops = 2 * m * k * n * (1 if k == n else 2)
+    repeats = max(1, int(seconds * 100e9 / flops))
+    link = (lambda y: y @ w) if k == n else (lambda y: (y @ w) @ back)
+    chain = jax.jit(lambda x: jax.lax.fori_loop(0, repeats, lambda _, y: jnp.tanh(link(y)), x))
     jax.block_until_ready(chain(x))
     start = time.perf_counter()
     jax.block_until_ready(chain(x))
-    return 2 * m * k * n * repeats / (time.perf_counter() - start) / 1e9
+    return flops * repeats / (time.perf_counter() - start) / 1e9
 
 
 def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:
