@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import difflib
+import json
 import shutil
 import signal
 import sys
@@ -56,6 +57,14 @@ class RunArgs:
     """Sweep a hyperparameter, repeatable: NAME=V1,V2 (grid) or NAME=log:LOW:HIGH (with --sweep-random)."""
     sweep_random: int = 0
     """Random search: draw this many settings from the --sweep values and ranges instead of a grid."""
+    checkpoint_every: int = 1
+    """Evaluations between checkpoints of the whole run state in OUT/checkpoints (0: none)."""
+    buffer_checkpoint: bool = True
+    """Include the replay buffer in checkpoints. Without it they are far smaller, but a resumed run
+    refills its buffer before it updates again and no longer reproduces the uninterrupted run."""
+    resume: str | None = None
+    """Continue the run in this directory from its newest checkpoint; pass no other flag (the rest
+    is read from its config.json)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -68,14 +77,33 @@ class Command(Generic[ConfigT, HyperparamsT]):
 DEFAULT_AGENT = "crossq"
 
 
-def preset_name(flags: list[str]) -> str | None:
-    """The value of --preset, read before parsing because it sets the defaults of the other flags."""
+def flag_value(flags: list[str], name: str) -> str | None:
+    """The value of flag `name` (e.g. --preset), read before parsing: --preset sets the defaults of
+    the other flags and --resume replaces them."""
     for index, flag in enumerate(flags):
-        if flag == "--preset" and index + 1 < len(flags):
+        if flag == name and index + 1 < len(flags):
             return flags[index + 1]
-        if flag.startswith("--preset="):
+        if flag.startswith(name + "="):
             return flag.split("=", 1)[1]
     return None
+
+
+def resumed(directory: str, flags: list[str]) -> tuple[str, Command]:
+    """The command of the run in `directory`, read back from its config.json, set to resume."""
+    if [flag for flag in flags if flag not in ("--resume", directory, f"--resume={directory}")]:
+        raise ConfigError("--resume DIR takes no other flag: the run continues with the settings in DIR/config.json")
+    path = Path(directory) / "config.json"
+    try:
+        saved = json.loads(path.read_text())
+        name = saved["agent"]
+        module = AGENTS[name]
+        run = dict(saved["run"], sweep=tuple(saved["run"]["sweep"]), resume=directory)
+        command = Command(RunArgs(**run), module.Config(**saved["config"]), module.Hyperparams(**saved["hyperparams"]))
+    except FileNotFoundError:
+        raise ConfigError(f"--resume {directory}: no config.json there; is it a run directory of train.py?") from None
+    except (ValueError, KeyError, TypeError) as error:
+        raise ConfigError(f"--resume {directory}: {path} is unreadable or from another version ({error!r})") from None
+    return name, command
 
 
 def agent_defaults(name: str, module, preset: str | None):
@@ -102,7 +130,7 @@ def parse(argv: list[str]) -> tuple[str, Command]:
     else:
         name, flags = DEFAULT_AGENT, argv
     module = AGENTS[name]
-    config, hp, preset = agent_defaults(name, module, preset_name(flags))
+    config, hp, preset = agent_defaults(name, module, flag_value(flags, "--preset"))
     presets = getattr(module, "PRESETS", {})
     listed = "; ".join(
         f"{key}{' (default)' if key == getattr(module, 'DEFAULT_PRESET', None) else ''}: {value.source}"
@@ -136,16 +164,17 @@ def out_dir(run: RunArgs, agent: str) -> Path:
     return out
 
 
-def check_disk(out: Path, num_runs: int, config) -> None:
-    """Fails before training when the disk cannot hold the logs the run will write."""
+def check_disk(out: Path, num_runs: int, config, checkpoint_bytes: int = 0) -> None:
+    """Fails before training when the disk cannot hold the logs and checkpoints the run will write
+    (checkpoint_bytes: one checkpoint; two are kept and a third is written before the oldest goes)."""
     rows = num_runs * config.num_evals
-    needed = 200 * rows + 2_000_000  # evals.csv rows, config and summary JSON, curves.png
+    needed = 200 * rows + 2_000_000 + 3 * checkpoint_bytes  # evals.csv, JSON files, curves.png, checkpoints
     existing = next(parent for parent in (out, *out.parents) if parent.exists())
     free = shutil.disk_usage(existing).free
     if free < needed:
         raise ConfigError(
             f"{existing} has {free / 2**20:.1f} MiB free but the run writes about {needed / 2**20:.1f} MiB; "
-            "free some space or choose another --out"
+            "free some space, choose another --out, or shrink checkpoints (--no-buffer-checkpoint, --checkpoint-every 0)"
         )
 
 
@@ -153,7 +182,8 @@ def main(argv: list[str] | None = None, check_only: bool = False) -> int:
     """Runs the command line; check_only validates everything up to compiling and returns 0 or 2."""
     argv = sys.argv[1:] if argv is None else argv
     try:
-        agent_name, command = parse(argv)
+        resume = flag_value(argv, "--resume")
+        agent_name, command = resumed(resume, argv) if resume is not None else parse(argv)
         return run_training(agent_name, command, check_only)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -188,7 +218,7 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     import numpy as np
 
     from agents import batching, sweep
-    from rundir import output
+    from rundir import checkpoint, output
 
     run = command.run
     seeds = list(range(run.seed, run.seed + run.seeds))
@@ -221,12 +251,19 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     init_fn = batching.vmap_runs(loop.init, padded)
     state_shape = jax.eval_shape(init_fn, hp, keys)
     check_memory(state_shape, padded, mesh.size, config)
-    out = out_dir(run, config.agent)
-    check_disk(out, num_runs, config)
+    if run.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every must be >= 0 (0: no checkpoints), got {run.checkpoint_every}")
+    out = Path(run.resume) if run.resume else out_dir(run, config.agent)
+    stored = batching.tree_bytes(state_shape) - (0 if run.buffer_checkpoint else batching.tree_bytes(state_shape.buffer))
+    check_disk(out, num_runs, config, stored if run.checkpoint_every else 0)
     if check_only:
         return 0
     out.mkdir(parents=True, exist_ok=True)
-    output.write_json(out / "config.json", resolved)
+    if not run.resume:
+        output.write_json(out / "config.json", resolved)
+    checkpoints = checkpoint.Checkpoints(out, without=() if run.buffer_checkpoint else ("buffer",))
+    if run.resume:
+        checkpoints.require_one()
 
     sharded, replicated = batching.run_sharding(mesh), batching.replicated(mesh)
     hp, keys = jax.device_put(hp, sharded), jax.device_put(keys, sharded)
@@ -253,15 +290,21 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     print(f"compiled in {compile_seconds:.1f} s")
 
     run_rows = [(seed, {name: settings[index][name] for name in swept}) for index, seed in runs]
-    log = output.EvalLog(out / "evals.csv", swept)
-    start = time.perf_counter()
-    env_steps, returns, diverged = [], [], {}
-    period_end = start
+    state = init(hp, keys)
+    env_steps, returns, diverged, earlier_seconds = [], [], {}, 0.0
+    if run.resume:
+        state, progress = checkpoints.restore(state, sharded)
+        env_steps, earlier_seconds = progress["env_steps"], progress["wall_seconds"]
+        returns = [np.asarray(values, np.float64) for values in progress["returns"]]
+        diverged = {entry["run"]: entry for entry in progress["diverged"]}
+        print(f"resumed from the checkpoint after {len(env_steps)} evaluations ({env_steps[-1]} env steps)")
+    log = output.EvalLog(out / "evals.csv", swept, after_step=env_steps[-1] if run.resume else None)
+    start = time.perf_counter() - earlier_seconds
+    period_end = time.perf_counter()
     interrupted = False
     signal.signal(signal.SIGTERM, raise_interrupt)
     try:
-        state = init(hp, keys)
-        for period in range(config.num_evals):
+        for period in range(len(env_steps), config.num_evals):
             state, metrics = run_period(state, hp, jnp.int32(period))
             metrics = jax.tree.map(lambda m: m[:num_runs], batching.to_host(metrics))
             period_seconds, period_end = time.perf_counter() - period_end, time.perf_counter()
@@ -276,6 +319,15 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
                                            "env_step": int(metrics["diverged_at"][run_index])}
                     print(f"run {run_index} (seed {seed}{', ' + output.setting_label(values) if values else ''}) "
                           f"diverged (NaN/Inf) at env step {diverged[run_index]['env_step']}: frozen, others go on")
+            if run.checkpoint_every and ((period + 1) % run.checkpoint_every == 0 or period + 1 == config.num_evals):
+                progress = {
+                    "env_steps": env_steps,
+                    "returns": [values.tolist() for values in returns],
+                    "diverged": list(diverged.values()),
+                    "wall_seconds": period_end - start,
+                }
+                with deferred_interrupts():
+                    checkpoints.save(period + 1, state, progress)
             rate = config.eval_every * num_runs / period_seconds
             eta = period_seconds * (config.num_evals - period - 1)
             print(
@@ -306,6 +358,7 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
         "final_eval_return": final,
         "env_steps": done_steps,
         "interrupted": interrupted,
+        "resumed": bool(run.resume),
         "diverged": list(diverged.values()),
         "steps_per_second": done_steps * num_runs / wall_seconds,
         "steps_per_second_per_run": done_steps / wall_seconds,
@@ -344,6 +397,23 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
         print(f"interrupted: the logs and summary of the first {done_steps} env steps are in {out}", file=sys.stderr)
         return 130
     return 0
+
+
+class deferred_interrupts:
+    """Holds SIGINT and SIGTERM until the block ends (a checkpoint is written whole), then raises."""
+
+    def __enter__(self):
+        self.received = None
+        self.previous = {sig: signal.signal(sig, self.hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def hold(self, signum, frame):
+        self.received = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        if self.received is not None and exc[0] is None:
+            raise KeyboardInterrupt
 
 
 def raise_interrupt(signum, frame):

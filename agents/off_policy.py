@@ -196,6 +196,8 @@ def make_loop(config: TrainConfig) -> Loop:
     # the first iteration after which the buffer holds learning_starts transitions
     first_learning_iteration = max(0, -(-(agent_config.learning_starts - num_envs) // num_envs))
 
+    refilled = min(agent_config.learning_starts, config.buffer_capacity)
+
     def gradient_updates(agent_state, replay, obs_stats, key, hp, iteration_index):
         def one_update(agent_state, inputs):
             update_key, update_index = inputs
@@ -233,8 +235,10 @@ def make_loop(config: TrainConfig) -> Loop:
                 terminated=timestep.terminated.astype(jnp.float32),
             ),
         )
+        # the size test only matters after a resume without the buffer in the checkpoint: updates
+        # wait until the buffer again holds learning_starts transitions
         agent_state, metrics = jax.lax.cond(
-            iteration_index >= first_learning_iteration,
+            (iteration_index >= first_learning_iteration) & (replay.size >= refilled),
             lambda: gradient_updates(run.agent, replay, run.obs_stats, update_key, hp, iteration_index),
             lambda: (run.agent, last_metrics),
         )

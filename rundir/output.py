@@ -41,12 +41,23 @@ class EvalLog:
     train_return, wall_seconds.
     """
 
-    def __init__(self, path: Path, swept: list[str]):
-        self._file = path.open("w", newline="")
+    def __init__(self, path: Path, swept: list[str], after_step: int | None = None):
+        """A new file; or, with after_step (resuming), the existing one with the rows of later
+        evaluations (written after the checkpoint being resumed) removed."""
+        header = (*RUN_COLUMNS, *swept, *EVAL_COLUMNS)
+        kept = []
+        if after_step is not None and path.exists():
+            with path.open(newline="") as existing:
+                kept = [row for row in csv.DictReader(existing) if int(row["env_step"]) <= after_step]
+        partial = path.with_suffix(path.suffix + ".tmp")
+        with partial.open("w", newline="") as fresh:
+            writer = csv.writer(fresh)
+            writer.writerow(header)
+            writer.writerows([row[name] for name in header] for row in kept)
+        partial.replace(path)  # atomic: the old rows survive an interruption here
+        self._file = path.open("a", newline="")
         self._writer = csv.writer(self._file)
-        self._writer.writerow((*RUN_COLUMNS, *swept, *EVAL_COLUMNS))
         self._swept = swept
-        self._file.flush()
 
     def write(self, runs: list[tuple[int, dict]], env_step: int, metrics: dict, wall_seconds: float) -> None:
         """runs: (seed, swept values) per run, in the order of the metrics' runs axis."""

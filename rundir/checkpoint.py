@@ -1,0 +1,113 @@
+"""Checkpoints of a whole run state with orbax: OUT/checkpoints/<evaluations done>/.
+
+A checkpoint holds every leaf of the batched run state (agent parameters and optimizer states,
+normalization statistics, RNG keys, counters and, unless left out, the replay buffer) plus a JSON
+record of the host-side progress (evaluations done, returns so far, diverged runs, wall time).
+Writes are synchronous and atomic: orbax writes into a temporary directory and renames it when
+complete, so an interrupted write leaves the previous checkpoint as the latest readable one. The
+newest `keep` checkpoints are kept.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import jax
+import orbax.checkpoint as ocp
+
+from agents.common import ConfigError
+
+logging.getLogger("absl").setLevel(logging.ERROR)  # orbax logs every save at INFO
+
+DIRECTORY = "checkpoints"
+
+
+def _is_key(leaf: Any) -> bool:
+    return hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key)
+
+
+def _storable(state: Any) -> Any:
+    """PRNG keys as their raw uint32 data (orbax stores plain arrays)."""
+    return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, state)
+
+
+def _abstract(state_shape: Any, sharding) -> Any:
+    """The storable layout of a state whose leaves are ShapeDtypeStructs, placed with `sharding`."""
+
+    def leaf(x):
+        if _is_key(x):
+            data = jax.eval_shape(jax.random.key_data, x)
+            return jax.ShapeDtypeStruct(data.shape, data.dtype, sharding=sharding)
+        return jax.ShapeDtypeStruct(x.shape, x.dtype, sharding=sharding)
+
+    return jax.tree.map(leaf, state_shape)
+
+
+def _rewrap(restored: Any, like: Any) -> Any:
+    """Keys back from their data, with the implementation of the keys in `like` (same structure)."""
+    return jax.tree.map(
+        lambda x, ref: jax.random.wrap_key_data(x, impl=jax.random.key_impl(ref)) if _is_key(ref) else x,
+        restored,
+        like,
+    )
+
+
+class Checkpoints:
+    """The checkpoints of one run directory. `without` names top-level state fields left out of
+    the checkpoint (e.g. "buffer"); restoring fills them from a fresh state."""
+
+    def __init__(self, out: Path, keep: int = 2, without: tuple[str, ...] = ()):
+        self.directory = (Path(out) / DIRECTORY).resolve()
+        self.without = without
+        self._manager = ocp.CheckpointManager(
+            self.directory,
+            options=ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False),
+        )
+
+    def _kept(self, state: Any) -> Any:
+        return state.replace(**{name: None for name in self.without}) if self.without else state
+
+    def save(self, evaluations: int, state: Any, progress: dict) -> None:
+        """Stores the state after `evaluations` evaluation periods and the host-side progress."""
+        self._manager.save(
+            evaluations,
+            args=ocp.args.Composite(
+                state=ocp.args.StandardSave(_storable(self._kept(state))), progress=ocp.args.JsonSave(progress)
+            ),
+        )
+
+    def require_one(self) -> None:
+        """Raises ConfigError unless a checkpoint exists (checked before compiling a resumed run)."""
+        if not self._manager.all_steps():
+            raise ConfigError(
+                f"no checkpoint in {self.directory}: the run stopped before its first checkpoint; "
+                "start it again without --resume"
+            )
+
+    def restore(self, fresh_state: Any, sharding) -> tuple[Any, dict]:
+        """-> (state, progress) of the newest readable checkpoint. fresh_state: a freshly initialized
+        state (its shapes are the layout to read; fields left out of the checkpoint come from it).
+        Falls back to an older checkpoint when the newest cannot be read, saying so."""
+        self.require_one()
+        steps = sorted(self._manager.all_steps(), reverse=True)
+        kept = self._kept(fresh_state)
+        target = _abstract(jax.eval_shape(lambda: kept), sharding)
+        failures = []
+        for step in steps:
+            try:
+                restored = self._manager.restore(
+                    step,
+                    args=ocp.args.Composite(state=ocp.args.StandardRestore(target), progress=ocp.args.JsonRestore()),
+                )
+            except Exception as error:  # orbax raises many types for unreadable files
+                failures.append(f"{self.directory / str(step)}: {type(error).__name__}: {str(error)[:200]}")
+                continue
+            if failures:
+                print("warning: skipped unreadable checkpoint(s):\n  " + "\n  ".join(failures))
+            state = _rewrap(restored.state, kept)
+            if self.without:
+                state = state.replace(**{name: getattr(fresh_state, name) for name in self.without})
+            return state, restored.progress
+        raise ConfigError("no readable checkpoint:\n  " + "\n  ".join(failures))

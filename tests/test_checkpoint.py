@@ -1,0 +1,116 @@
+"""Checkpoints and --resume: a resumed run reproduces the uninterrupted one bit for bit; missing,
+corrupted and partial checkpoints give clear outcomes."""
+
+import csv
+import json
+import shutil
+
+import numpy as np
+import orbax.checkpoint as ocp
+import pytest
+
+import train
+from rundir import output
+
+FLAGS = ["sac", "--seeds", "2", "--total-steps", "400", "--eval-every", "100", "--eval-episodes", "1",
+         "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8"]
+RESULT_COLUMNS = ("run", "seed", "env_step", "eval_return", "eval_length", "train_return")
+
+
+def rows(out):
+    with (out / "evals.csv").open() as file:
+        return [tuple(row[name] for name in RESULT_COLUMNS) for row in csv.DictReader(file)]
+
+
+def stored_state(out, step):
+    return ocp.StandardCheckpointer().restore((out / "checkpoints" / str(step) / "state").resolve())
+
+
+def interrupt_at_evaluation(monkeypatch, number):
+    """Ctrl-C arrives while the `number`-th evaluation is being logged (after number - 1 checkpoints)."""
+    write, calls = output.EvalLog.write, []
+
+    def write_then_interrupt(self, *args):
+        calls.append(1)
+        if len(calls) == number:
+            raise KeyboardInterrupt
+        write(self, *args)
+
+    monkeypatch.setattr(output.EvalLog, "write", write_then_interrupt)
+
+
+@pytest.fixture(scope="module")
+def uninterrupted(tmp_path_factory):
+    out = tmp_path_factory.mktemp("runs") / "whole"
+    assert train.main([*FLAGS, "--out", str(out)]) == 0
+    return out
+
+
+def test_a_resumed_run_reproduces_the_uninterrupted_one_bit_for_bit(uninterrupted, tmp_path, monkeypatch):
+    out = tmp_path / "resumed"
+    with monkeypatch.context() as patch:
+        interrupt_at_evaluation(patch, 3)
+        assert train.main([*FLAGS, "--out", str(out)]) == 130
+    assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1", "2"]
+    assert json.loads((out / "summary.json").read_text())["interrupted"]
+    assert train.main(["--resume", str(out)]) == 0
+    assert rows(out) == rows(uninterrupted)
+    whole, resumed = stored_state(uninterrupted, 4), stored_state(out, 4)
+    flat_whole, flat_resumed = dict(_flatten(whole)), dict(_flatten(resumed))
+    assert flat_whole.keys() == flat_resumed.keys() and any("buffer" in k for k in flat_whole)
+    for name, value in flat_whole.items():
+        np.testing.assert_array_equal(value, flat_resumed[name], err_msg=name)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["resumed"] and not summary["interrupted"]
+    assert summary["final_eval_return"] == json.loads((uninterrupted / "summary.json").read_text())["final_eval_return"]
+
+
+def _flatten(tree, prefix=""):
+    if isinstance(tree, dict):
+        for key, value in tree.items():
+            yield from _flatten(value, f"{prefix}/{key}")
+    else:
+        yield prefix, np.asarray(tree)
+
+
+def test_resume_falls_back_from_a_corrupted_checkpoint_and_refuses_when_none_is_readable(uninterrupted, tmp_path, capsys):
+    out = tmp_path / "copy"
+    shutil.copytree(uninterrupted, out)
+    # corrupt the newest checkpoint (4): the run resumes from 3 and rewrites 4
+    for item in (out / "checkpoints" / "4" / "state").iterdir():
+        if item.is_file():
+            item.write_bytes(b"garbage")
+        else:
+            shutil.rmtree(item)
+    assert train.main(["--resume", str(out)]) == 0
+    captured = capsys.readouterr().out
+    assert "skipped unreadable checkpoint" in captured and "after 3 evaluations" in captured
+    assert rows(out) == rows(uninterrupted)
+    for step in ("3", "4"):
+        shutil.rmtree(out / "checkpoints" / step / "state")
+    assert train.main(["--resume", str(out)]) == 2
+    assert "no readable checkpoint" in capsys.readouterr().err
+
+
+def test_resume_errors_are_one_line(uninterrupted, tmp_path, capsys):
+    assert train.main(["--resume", str(tmp_path)]) == 2
+    assert "no config.json" in capsys.readouterr().err
+    out = tmp_path / "no-checkpoints"  # a run interrupted before its first checkpoint
+    out.mkdir()
+    shutil.copy(uninterrupted / "config.json", out)
+    assert train.main(["--resume", str(out)]) == 2
+    assert "no checkpoint in" in capsys.readouterr().err
+    assert train.main(["--resume", str(out), "--seeds", "3"]) == 2
+    assert "takes no other flag" in capsys.readouterr().err
+
+
+def test_checkpoints_without_the_buffer_resume_and_refill(tmp_path, monkeypatch):
+    out = tmp_path / "small"
+    with monkeypatch.context() as patch:
+        interrupt_at_evaluation(patch, 3)
+        assert train.main([*FLAGS, "--out", str(out), "--no-buffer-checkpoint"]) == 130
+    names = [name for name, _ in _flatten(stored_state(out, 2))]
+    assert not any(name.startswith("/buffer/") for name in names) and any(name.startswith("/agent/") for name in names)
+    assert train.main(["--resume", str(out)]) == 0
+    returns = [float(row[3]) for row in rows(out)]
+    assert len(returns) == 8 and np.all(np.isfinite(returns))
