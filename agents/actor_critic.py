@@ -68,6 +68,20 @@ class Config:
             return NetworkSpec(kind, width, depth, norm)
         return NetworkSpec(kind, width, depth, norm, self.simba_expansion, self.simba_residual, self.simba_post_norm)
 
+    def check_simba_switches(self) -> None:
+        """Raises ValueError when a SimBa switch is set but neither network is a simba network."""
+        changed = [
+            flag
+            for flag, value, default in (
+                ("--simba-expansion", self.simba_expansion, 4),
+                ("--no-simba-residual", self.simba_residual, True),
+                ("--no-simba-post-norm", self.simba_post_norm, True),
+            )
+            if value != default
+        ]
+        if changed and "simba" not in (self.actor_net, self.critic_net):
+            raise ValueError(f"{', '.join(changed)} only affect simba networks; add --actor-net simba or --critic-net simba")
+
     @property
     def uses_rsnorm(self) -> bool:
         """Whether the loop normalizes observations with RSNorm (see obs_norm)."""

@@ -74,6 +74,7 @@ def validate(config: TrainConfig) -> None:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(agent_config, name)}")
     try:
         agent_config.actor_spec, agent_config.critic_spec, agent_config.uses_rsnorm
+        agent_config.check_simba_switches()
     except ValueError as error:
         raise ConfigError(str(error)) from None
     if agent_config.batch_size > config.buffer_capacity:

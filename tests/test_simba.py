@@ -125,6 +125,15 @@ def test_ablation_switches_change_the_network(switches, removed):
         assert removed not in variables["params"]
 
 
+def test_simba_flags_on_mlp_agents_are_refused_with_the_fix():
+    import train
+
+    assert train.main(["sac", "--no-simba-residual"], check_only=True) == 2
+    assert train.main(["td3", "--critic-norm", "layer_norm"], check_only=True) == 2
+    assert train.main(["sac", "--obs-norm", "rs"], check_only=True) == 2
+    assert train.main(["ddpg", "--critic-net", "simba", "--no-simba-residual", "--obs-norm", "none"], check_only=True) == 0
+
+
 def test_bad_specs_are_refused_with_the_reason():
     with pytest.raises(ValueError, match="switches of simba"):
         NetworkSpec("mlp", residual=False)
