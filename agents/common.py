@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import jax
 
@@ -19,6 +19,15 @@ class Transition(NamedTuple):
     reward: jax.Array
     next_obs: jax.Array
     terminated: jax.Array
+
+
+class Preset(NamedTuple):
+    """A named starting point of an agent: its Config, its Hyperparams, and run flags (RunArgs
+    field -> value, e.g. env, num_envs) that explicit flags override."""
+
+    config: Any
+    hyperparams: Any
+    run: dict
 
 
 class ConfigError(ValueError):
