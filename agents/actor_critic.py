@@ -7,27 +7,15 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from agents.common import require_continuous
+from agents.common import NetworkConfig, require_continuous
 from envs import EnvSpec
-from networks import CriticEnsemble, NetworkSpec, TanhGaussianActor
+from networks import CriticEnsemble, TanhGaussianActor
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(NetworkConfig):
     """Static settings every actor-critic agent shares (shapes and counts; changing one recompiles)."""
 
-    actor_net: str = "mlp"
-    """Actor torso architecture (see networks.KINDS)."""
-    critic_net: str = "mlp"
-    """Critic torso architecture (see networks.KINDS)."""
-    actor_width: int = 256
-    """Hidden units per actor layer."""
-    critic_width: int = 256
-    """Hidden units per critic layer."""
-    actor_depth: int = 2
-    """Number of hidden actor layers."""
-    critic_depth: int = 2
-    """Number of hidden critic layers."""
     num_critics: int = 2
     """Critics in the ensemble; the target uses their minimum."""
     batch_size: int = 256
@@ -38,14 +26,6 @@ class Config:
     """Replay buffer capacity in transitions (capped at the run's total steps)."""
     utd: int = 1
     """Update-to-data ratio: gradient updates per env step."""
-
-    @property
-    def actor_spec(self) -> NetworkSpec:
-        return NetworkSpec(self.actor_net, self.actor_width, self.actor_depth)
-
-    @property
-    def critic_spec(self) -> NetworkSpec:
-        return NetworkSpec(self.critic_net, self.critic_width, self.critic_depth)
 
 
 def build(key: jax.Array, env_spec: EnvSpec, config, agent_name: str):

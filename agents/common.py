@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any, NamedTuple
 
 import jax
+
+from networks import NetworkSpec
 
 
 class Transition(NamedTuple):
@@ -19,6 +22,32 @@ class Transition(NamedTuple):
     reward: jax.Array
     next_obs: jax.Array
     terminated: jax.Array
+
+
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+    """The actor's and the critic's torsos, the same flags in every agent."""
+
+    actor_net: str = "mlp"
+    """Actor torso architecture (see networks.KINDS)."""
+    critic_net: str = "mlp"
+    """Critic torso architecture (see networks.KINDS)."""
+    actor_width: int = 256
+    """Hidden units per actor layer."""
+    critic_width: int = 256
+    """Hidden units per critic layer."""
+    actor_depth: int = 2
+    """Number of hidden actor layers."""
+    critic_depth: int = 2
+    """Number of hidden critic layers."""
+
+    @property
+    def actor_spec(self) -> NetworkSpec:
+        return NetworkSpec(self.actor_net, self.actor_width, self.actor_depth)
+
+    @property
+    def critic_spec(self) -> NetworkSpec:
+        return NetworkSpec(self.critic_net, self.critic_width, self.critic_depth)
 
 
 class Preset(NamedTuple):

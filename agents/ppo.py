@@ -29,30 +29,22 @@ import jax.numpy as jnp
 import optax
 
 from agents import optim
-from agents.common import Preset
+from agents.common import NetworkConfig, Preset
 from envs import EnvSpec
-from networks import CategoricalActor, GaussianActor, NetworkSpec, ValueNetwork
+from networks import CategoricalActor, GaussianActor, ValueNetwork
 
 LOOP = "on_policy"
 """agents.on_policy drives PPO (no replay buffer)."""
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(NetworkConfig):
     """Static PPO settings (shapes and counts; changing one recompiles). Defaults: PureJaxRL's CartPole."""
 
-    actor_net: str = "mlp"
-    """Actor torso architecture (see networks.KINDS)."""
-    critic_net: str = "mlp"
-    """Critic (value network) torso architecture (see networks.KINDS)."""
     actor_width: int = 64
     """Hidden units per actor layer."""
     critic_width: int = 64
-    """Hidden units per critic layer."""
-    actor_depth: int = 2
-    """Number of hidden actor layers."""
-    critic_depth: int = 2
-    """Number of hidden critic layers."""
+    """Hidden units per critic (value network) layer."""
     num_steps: int = 128
     """Env steps per env in one rollout; a rollout is --num-envs x --num-steps transitions."""
     num_epochs: int = 4
@@ -71,14 +63,6 @@ class Config:
     """Divide rewards by the running std of the discounted return (baselines' VecNormalize)."""
     adam_eps: float = 1e-5
     """Adam's epsilon (1e-5 as in the PPO2 and CleanRL implementations)."""
-
-    @property
-    def actor_spec(self) -> NetworkSpec:
-        return NetworkSpec(self.actor_net, self.actor_width, self.actor_depth)
-
-    @property
-    def critic_spec(self) -> NetworkSpec:
-        return NetworkSpec(self.critic_net, self.critic_width, self.critic_depth)
 
 
 @flax.struct.dataclass
