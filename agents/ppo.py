@@ -172,7 +172,8 @@ def log_prob_and_entropy(policy: Any, action: jax.Array, discrete: bool) -> tupl
     """policy: logits [batch, n], or (mean, log_std) [batch, action_dim] -> log pi(action), entropy: [batch]."""
     if discrete:
         log_probs = jax.nn.log_softmax(policy)
-        log_prob = jnp.take_along_axis(log_probs, action[..., None].astype(jnp.int32), axis=-1)[..., 0]
+        # a one-hot product, not a gather: vmapped over runs, XLA's CPU gather was 2-3x slower overall
+        log_prob = jnp.sum(jax.nn.one_hot(action, log_probs.shape[-1]) * log_probs, axis=-1)
         return log_prob, -jnp.sum(jnp.exp(log_probs) * log_probs, axis=-1)
     mean, log_std = policy
     z = (action - mean) * jnp.exp(-log_std)
