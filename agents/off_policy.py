@@ -17,23 +17,12 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from agents import AGENTS, buffer
+from agents import AGENTS, buffer, loop
 from agents.common import ConfigError, Transition, require_continuous
-from agents.loop import (
-    Loop,
-    RunConfig,
-    all_finite,
-    as_arrays,
-    evaluate,
-    freeze_if_diverged,
-    period_metrics,
-    require_positive,
-    validate_run,
-)
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig(RunConfig):
+class TrainConfig(loop.RunConfig):
     """Static settings of one off-policy run; each iteration does utd * num_envs updates."""
 
     @property
@@ -48,8 +37,8 @@ class TrainConfig(RunConfig):
 def validate(config: TrainConfig) -> None:
     """Raises ConfigError with a fix for any setting the loop cannot run."""
     agent_config = config.agent_config
-    validate_run(config)
-    require_positive(
+    loop.validate_run(config)
+    loop.require_positive(
         batch_size=agent_config.batch_size,
         buffer_size=agent_config.buffer_size,
         utd=agent_config.utd,
@@ -92,7 +81,7 @@ class RunState:
     """-1 while healthy; else the env step at which a loss or parameter became NaN/Inf (the run is frozen)."""
 
 
-def make_loop(config: TrainConfig) -> Loop:
+def make_loop(config: TrainConfig) -> loop.Loop:
     validate(config)
     agent = AGENTS[config.agent]
     agent_config = config.agent_config
@@ -198,12 +187,13 @@ def make_loop(config: TrainConfig) -> Loop:
         (run, metrics, finished_return, finished_count, first_bad_step), _ = jax.lax.scan(
             lambda c, i: iteration(c, i, hp), carry, first + jnp.arange(config.iterations_per_eval)
         )
-        run = freeze_if_diverged(start, run, first_bad_step, (period + 1) * config.eval_every, all_finite(run.agent))
-        eval_returns, eval_lengths = evaluate(
+        period_end = (period + 1) * config.eval_every
+        run = loop.freeze_if_diverged(start, run, first_bad_step, period_end, loop.all_finite(run.agent))
+        eval_returns, eval_lengths = loop.evaluate(
             env, lambda obs, key: agent.act(run.agent, obs, key, True), config.eval_episodes, run.eval_key
         )
-        metrics = period_metrics(
-            run, metrics, eval_returns, eval_lengths, finished_return, finished_count, (period + 1) * config.eval_every
+        metrics = loop.period_metrics(
+            run, metrics, eval_returns, eval_lengths, finished_return, finished_count, period_end
         )
         return run, metrics
 
@@ -211,9 +201,9 @@ def make_loop(config: TrainConfig) -> Loop:
         run = init(hp, key)
         return jax.lax.scan(lambda r, p: run_period(r, hp, p), run, jnp.arange(config.num_evals))
 
-    return Loop(init=init, run_period=run_period, train=train)
+    return loop.Loop(init=init, run_period=run_period, train=train)
 
 
 def train(config: TrainConfig, hparams: Any, key: jax.Array) -> tuple[RunState, dict]:
     """One run, pure and jittable (config static): (final state, metrics [num_evals, ...])."""
-    return make_loop(config).train(as_arrays(hparams), key)
+    return make_loop(config).train(loop.as_arrays(hparams), key)

@@ -17,24 +17,13 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from agents import AGENTS
+from agents import AGENTS, loop
 from agents.common import ConfigError
-from agents.loop import (
-    Loop,
-    RunConfig,
-    all_finite,
-    as_arrays,
-    evaluate,
-    freeze_if_diverged,
-    period_metrics,
-    require_positive,
-    validate_run,
-)
 from agents.normalizers import ReturnScaler, RunningMeanStd
 
 
 @dataclasses.dataclass(frozen=True)
-class OnPolicyConfig(RunConfig):
+class OnPolicyConfig(loop.RunConfig):
     """Static settings of one on-policy run; a rollout is num_envs x agent_config.num_steps env steps."""
 
     @property
@@ -53,8 +42,8 @@ class OnPolicyConfig(RunConfig):
 def validate(config: OnPolicyConfig) -> None:
     """Raises ConfigError with a fix for any setting the loop cannot run."""
     agent_config = config.agent_config
-    validate_run(config)
-    require_positive(
+    loop.validate_run(config)
+    loop.require_positive(
         num_steps=agent_config.num_steps,
         num_epochs=agent_config.num_epochs,
         num_minibatches=agent_config.num_minibatches,
@@ -91,7 +80,7 @@ class RunState:
     """-1 while healthy; else the env step at which a loss or parameter became NaN/Inf (the run is frozen)."""
 
 
-def make_loop(config: OnPolicyConfig) -> Loop:
+def make_loop(config: OnPolicyConfig) -> loop.Loop:
     validate(config)
     agent = AGENTS[config.agent]
     agent_config = config.agent_config
@@ -170,16 +159,16 @@ def make_loop(config: OnPolicyConfig) -> Loop:
             lambda c, i: iteration(c, i, hp), carry, first + jnp.arange(config.rollouts_per_eval)
         )
         period_end = (period + 1) * config.eval_every
-        finite = all_finite((run.agent, run.obs_stats, run.return_scaler))
-        run = freeze_if_diverged(start, run, first_bad_step, period_end, finite)
-        eval_returns, eval_lengths = evaluate(
+        finite = loop.all_finite((run.agent, run.obs_stats, run.return_scaler))
+        run = loop.freeze_if_diverged(start, run, first_bad_step, period_end, finite)
+        eval_returns, eval_lengths = loop.evaluate(
             env,
             lambda obs, key: agent.act(run.agent, normalized(run.obs_stats, obs), key, True),
             config.eval_episodes,
             run.eval_key,
         )
         last_metrics = jax.tree.map(lambda m: m[-1], metrics)
-        return run, period_metrics(
+        return run, loop.period_metrics(
             run, last_metrics, eval_returns, eval_lengths, finished_return, finished_count, period_end
         )
 
@@ -187,9 +176,9 @@ def make_loop(config: OnPolicyConfig) -> Loop:
         run = init(hp, key)
         return jax.lax.scan(lambda r, p: run_period(r, hp, p), run, jnp.arange(config.num_evals))
 
-    return Loop(init=init, run_period=run_period, train=train)
+    return loop.Loop(init=init, run_period=run_period, train=train)
 
 
 def train(config: OnPolicyConfig, hparams: Any, key: jax.Array) -> tuple[RunState, dict]:
     """One run, pure and jittable (config static): (final state, metrics [num_evals, ...])."""
-    return make_loop(config).train(as_arrays(hparams), key)
+    return make_loop(config).train(loop.as_arrays(hparams), key)
