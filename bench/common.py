@@ -55,13 +55,14 @@ def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:
     return measure_loop(loop, module.Hyperparams(), num_seeds, steps)
 
 
-def measure_loop(loop, hparams, num_seeds: int, steps: int) -> dict:
+def measure_loop(loop, hparams, num_seeds: int, steps: int, repeats: int = 1) -> dict:
     """Times one evaluation period of `loop` (of `steps` env steps per run) over `num_seeds`
-    vmapped seeds, after an untimed warm-up period; compile seconds separate."""
+    vmapped seeds, after an untimed warm-up period (the fastest of `repeats`); compile seconds separate."""
     hp = broadcast(hparams, num_seeds)
     state = jax.jit(vmap_runs(loop.init, num_seeds))(hp, seed_keys(0, num_seeds))
     run_period = vmap_runs(loop.run_period, num_seeds, in_axes=(0, 0, None))
-    return {**compile_and_time(run_period, state, hp, jnp.int32(0)), "env_steps": steps * num_seeds}
+    timed = compile_and_time(run_period, state, hp, jnp.int32(0), repeats=repeats)
+    return {**timed, "env_steps": steps * num_seeds}
 
 
 def report(results: dict[int, dict], flops_per_step: float, matmul_rate: float, steps: int) -> None:

@@ -1,7 +1,8 @@
 """rejax's PPO timed like bench/ppo_throughput.py times ours; run with the python of rejax's virtualenv.
 
 Times `steps / (num_envs * num_steps)` of rejax's training iterations (rollout + epochs of
-minibatch updates, no evaluation) over vmapped seeds, after an untimed warm-up; prints one JSON line.
+minibatch updates, no evaluation) over vmapped seeds, after an untimed warm-up (the fastest of
+`--repeats`); prints one JSON line.
 Same sizes as ours: CartPole-v1, ReLU 64x64 actor and critic, 4 epochs x 4 minibatches, PureJaxRL's
 hyperparameters. (rejax clips gradients elementwise where we clip their global norm, and does not
 anneal the learning rate; neither changes the work done.)
@@ -26,6 +27,7 @@ def main() -> None:
     parser.add_argument("--num-envs", type=int, default=4)
     parser.add_argument("--num-steps", type=int, default=128)
     parser.add_argument("--width", type=int, default=64)
+    parser.add_argument("--repeats", type=int, default=1)
     args = parser.parse_args()
 
     algo = PPO.create(
@@ -49,7 +51,7 @@ def main() -> None:
         return jax.lax.fori_loop(0, iterations, lambda _, ts: algo.train_iteration(ts), ts), None
 
     state = jax.jit(jax.vmap(algo.init_state))(jax.random.split(jax.random.key(0), args.seeds))
-    result = compile_and_time(jax.vmap(period), state)
+    result = compile_and_time(jax.vmap(period), state, repeats=args.repeats)
     print(json.dumps({**result, "env_steps": iterations * args.num_envs * args.num_steps * args.seeds}))
 
 
