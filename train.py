@@ -42,17 +42,17 @@ class RunArgs:
     total_steps: int = 10_000
     """Env steps per run (a multiple of --eval-every)."""
     eval_every: int = 1_000
-    """Env steps between deterministic evaluations (a multiple of --num-envs; ppo: of a rollout, --num-envs x --num-steps)."""
+    """Env steps between deterministic evaluations (a multiple of --num-envs; ppo: of --num-envs x --num-steps)."""
     eval_episodes: int = 5
     """Full episodes per evaluation, on separate envs with fixed keys."""
     num_envs: int = 1
-    """Parallel envs per run (off-policy: the update-to-data ratio --utd is kept per env step; ppo: envs per rollout)."""
+    """Parallel envs per run (off-policy: --utd is kept per env step; ppo: the envs of a rollout)."""
     out: str | None = None
     """Run directory (default: runs/<agent>-<env>-<timestamp>)."""
     overwrite: bool = False
     """Allow writing into an existing, non-empty run directory."""
     preset: str | None = None
-    """Named agent configuration (crossq: paper, cpu, default cpu; ppo: cartpole, acrobot, pendulum, brax, default cartpole, which also set env, run length and --num-envs); explicit flags override it."""
+    """Named configuration (crossq: paper, cpu; ppo: cartpole, acrobot, pendulum, brax); flags override it."""
     sweep: Annotated[tuple[str, ...], tyro.conf.UseAppendAction] = ()
     """Sweep a hyperparameter, repeatable: NAME=V1,V2 (grid) or NAME=log:LOW:HIGH (with --sweep-random)."""
     sweep_random: int = 0

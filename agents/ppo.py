@@ -109,7 +109,7 @@ PRESETS = {
 rounded up to whole evaluations); acrobot and pendulum: rejax's configs/gymnax/{acrobot,pendulum}.yaml;
 brax: PureJaxRL's purejaxrl/ppo_continuous_action.py (hopper, 2048 envs x 10 steps, 32 minibatches,
 256x256, NORMALIZE_ENV = observation and reward normalization; 5e7 steps rounded up to whole
-evaluations), for any brax/<name> via --env. The sources use tanh (rejax: swish) activations; the
+evaluations), for any brax/<name> via --env. The sources use tanh activations (rejax pendulum: swish); the
 suite's MLP torsos use ReLU."""
 DEFAULT_PRESET = "cartpole"
 
