@@ -148,7 +148,7 @@ def test_presets_tile_their_rollouts_and_set_the_run():
         validate(OnPolicyConfig(agent="ppo", agent_config=preset.config, **preset.run))
     _, command = train.parse(["ppo", "--preset", "acrobot", "--num-envs", "10"])
     assert command.run.env == "gymnax/Acrobot-v1" and command.run.num_envs == 10
-    assert command.hp.learning_rate == 7.5e-4 and command.config.normalize_obs
+    assert command.hp.learning_rate == 7.5e-4 and command.config.num_minibatches == 5
 
 
 def test_memory_check_works_without_a_replay_buffer(monkeypatch):
