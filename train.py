@@ -2,6 +2,7 @@
 
     python train.py                                     # the default: CrossQ on gymnax/Pendulum-v1
     python train.py sac --env brax/hopper --seeds 4 --total-steps 100000 --out runs/hopper
+    python train.py ppo --preset acrobot                # PPO, with PureJaxRL's / rejax's settings
     python train.py sac --help                          # every knob, documented
 
 Writes OUT/config.json, OUT/evals.csv (grown after every evaluation), OUT/summary.json and
@@ -23,7 +24,7 @@ from typing import Annotated, Generic, TypeVar
 
 import tyro
 
-from agents import AGENTS, ConfigError
+from agents import AGENTS, ConfigError, Preset
 
 ConfigT = TypeVar("ConfigT")
 HyperparamsT = TypeVar("HyperparamsT")
@@ -42,11 +43,11 @@ class RunArgs:
     total_steps: int = 10_000
     """Env steps per run (a multiple of --eval-every)."""
     eval_every: int = 1_000
-    """Env steps between deterministic evaluations (a multiple of --num-envs)."""
+    """Env steps between deterministic evaluations (a multiple of --num-envs; ppo: of --num-envs x --num-steps)."""
     eval_episodes: int = 5
     """Full episodes per evaluation, on separate envs with fixed keys."""
     num_envs: int = 1
-    """Parallel envs per run; the update-to-data ratio --utd is kept per env step."""
+    """Parallel envs per run (off-policy: --utd is kept per env step; ppo: the envs of a rollout)."""
     out: str | None = None
     """Run directory (default: runs/<agent>-<env>-<timestamp>)."""
     overwrite: bool = False
@@ -106,17 +107,17 @@ def resumed(directory: str, flags: list[str]) -> tuple[str, Command]:
     return name, command
 
 
-def agent_defaults(name: str, module, preset: str | None):
-    """-> (Config, Hyperparams, preset name): the named preset, else the agent's default preset, else
-    the dataclass defaults."""
+def agent_defaults(name: str, module, preset: str | None) -> tuple[Preset, str | None]:
+    """The agent's defaults (Config, Hyperparams, run flags): the named preset, else its default
+    preset, else Config() and Hyperparams(); and the preset's name."""
     presets = getattr(module, "PRESETS", {})
     preset = preset or getattr(module, "DEFAULT_PRESET", None)
     if preset is None:
-        return module.Config(), module.Hyperparams(), None
+        return Preset(module.Config(), module.Hyperparams(), "the dataclass defaults"), None
     if preset not in presets:
         available = ", ".join(presets) if presets else "none"
         raise ConfigError(f"{name} has no preset {preset!r}; its presets: {available}")
-    return presets[preset].config, presets[preset].hyperparams, preset
+    return presets[preset], preset
 
 
 def parse(argv: list[str]) -> tuple[str, Command]:
@@ -130,7 +131,7 @@ def parse(argv: list[str]) -> tuple[str, Command]:
     else:
         name, flags = DEFAULT_AGENT, argv
     module = AGENTS[name]
-    config, hp, preset = agent_defaults(name, module, flag_value(flags, "--preset"))
+    defaults, preset = agent_defaults(name, module, flag_value(flags, "--preset"))
     presets = getattr(module, "PRESETS", {})
     listed = "; ".join(
         f"{key}{' (default)' if key == getattr(module, 'DEFAULT_PRESET', None) else ''}: {value.source}"
@@ -145,7 +146,7 @@ def parse(argv: list[str]) -> tuple[str, Command]:
         Command[module.Config, module.Hyperparams],
         args=flags,
         prog=f"train.py {name}",
-        default=Command(RunArgs(preset=preset), config, hp),
+        default=Command(RunArgs(preset=preset, **defaults.run), defaults.config, defaults.hyperparams),
         description=usage,
         config=(tyro.conf.OmitArgPrefixes,),
     )
@@ -194,9 +195,14 @@ def run_training(agent_name: str, command: Command, check_only: bool = False) ->
     run = command.run
     if run.seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {run.seeds}")
-    from agents.off_policy import TrainConfig, make_loop
+    if getattr(AGENTS[agent_name], "LOOP", "off_policy") == "on_policy":
+        from agents.on_policy import OnPolicyConfig as LoopConfig
+        from agents.on_policy import make_loop
+    else:
+        from agents.off_policy import TrainConfig as LoopConfig
+        from agents.off_policy import make_loop
 
-    config = TrainConfig(
+    config = LoopConfig(
         agent=agent_name,
         agent_config=command.config,
         env=run.env,
@@ -426,16 +432,20 @@ def check_memory(state_shape, num_runs: int, num_devices: int, config) -> None:
     from agents import batching
 
     per_run = batching.tree_bytes(state_shape) / num_runs
-    replay = batching.tree_bytes(state_shape.buffer) / num_runs
+    replay = getattr(state_shape, "buffer", None)  # on-policy runs keep no replay buffer
     runs_per_device = num_runs // num_devices
     needed = per_run * runs_per_device
     available = batching.device_memory_bytes()
     if available is not None and needed > 0.9 * available:
+        if replay is None:
+            parts, shrink = "", "or shrink the networks or --num-envs"
+        else:
+            parts = f", of which the replay buffer is {batching.tree_bytes(replay) / num_runs / 2**20:.0f} MiB"
+            shrink = f"or shrink the buffer (--buffer-size, now {config.buffer_capacity} transitions)"
         raise ConfigError(
             f"the runs need about {needed / 2**30:.2f} GiB per device ({runs_per_device} runs x "
-            f"{per_run / 2**20:.0f} MiB, of which the replay buffer is {replay / 2**20:.0f} MiB) but a "
-            f"device has {available / 2**30:.2f} GiB free; run fewer runs at once (--seeds, --sweep) or "
-            f"shrink the buffer (--buffer-size, now {config.buffer_capacity} transitions)"
+            f"{per_run / 2**20:.0f} MiB{parts}) but a device has {available / 2**30:.2f} GiB free; "
+            f"run fewer runs at once (--seeds, --sweep) {shrink}"
         )
 
 

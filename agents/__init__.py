@@ -1,9 +1,11 @@
-"""Agents: one module per algorithm, plus the shared loop, replay buffer and evaluation."""
+"""Agents: one module per algorithm, plus the shared loops, replay buffer and evaluation."""
 
-from agents import crossq, ddpg, sac, simba_sac, td3
-from agents.common import ConfigError, Transition
+from agents import crossq, ddpg, ppo, sac, simba_sac, td3
+from agents.common import ConfigError, Preset, Transition
 
-AGENTS = {"crossq": crossq, "sac": sac, "simba-sac": simba_sac, "td3": td3, "ddpg": ddpg}
-"""Agent name (the train.py subcommand) -> module with Config, Hyperparams, init, act, update."""
+AGENTS = {"crossq": crossq, "sac": sac, "simba-sac": simba_sac, "td3": td3, "ddpg": ddpg, "ppo": ppo}
+"""Agent name (the train.py subcommand) -> module with Config, Hyperparams, init, act, update.
 
-__all__ = ["AGENTS", "ConfigError", "Transition", "crossq", "ddpg", "sac", "simba_sac", "td3"]
+A module with LOOP = "on_policy" is trained by agents.on_policy, the others by agents.off_policy."""
+
+__all__ = ["AGENTS", "ConfigError", "Preset", "Transition", "crossq", "ddpg", "ppo", "sac", "simba_sac", "td3"]

@@ -7,40 +7,18 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 
-from agents.common import require_continuous
+from agents.common import NetworkConfig, require_continuous
 from envs import EnvSpec
-from networks import CriticEnsemble, NetworkSpec, TanhGaussianActor
+from networks import CriticEnsemble, TanhGaussianActor
 
 
 OBS_NORMS = ("auto", "rsnorm", "none")
 
 
 @dataclasses.dataclass(frozen=True)
-class Config:
+class Config(NetworkConfig):
     """Static settings every actor-critic agent shares (shapes and counts; changing one recompiles)."""
 
-    actor_net: str = "mlp"
-    """Actor torso architecture (see networks.KINDS)."""
-    critic_net: str = "mlp"
-    """Critic torso architecture (see networks.KINDS)."""
-    actor_width: int = 256
-    """Hidden units per actor layer."""
-    critic_width: int = 256
-    """Hidden units per critic layer."""
-    actor_depth: int = 2
-    """Hidden actor layers (simba: residual blocks)."""
-    critic_depth: int = 2
-    """Hidden critic layers (simba: residual blocks)."""
-    actor_norm: str = "auto"
-    """Actor normalization: auto (mlp none, simba layer_norm), none, batch_norm, batch_renorm, layer_norm (simba)."""
-    critic_norm: str = "auto"
-    """Critic normalization: auto (mlp none, simba layer_norm), none, batch_norm, batch_renorm, layer_norm (simba)."""
-    simba_expansion: int = 4
-    """SimBa residual blocks' inner width as a multiple of the width."""
-    simba_residual: bool = True
-    """SimBa ablation switch: the residual connection of each block."""
-    simba_post_norm: bool = True
-    """SimBa ablation switch: the normalization after the last block."""
     obs_norm: str = "auto"
     """Observation normalization: rsnorm (SimBa's running statistics of collected observations, shared by
     actor and critic), none, or auto (rsnorm when the actor or the critic is a simba network)."""
@@ -54,33 +32,6 @@ class Config:
     """Replay buffer capacity in transitions (capped at the run's total steps)."""
     utd: int = 1
     """Update-to-data ratio: gradient updates per env step."""
-
-    @property
-    def actor_spec(self) -> NetworkSpec:
-        return self.network_spec(self.actor_net, self.actor_width, self.actor_depth, self.actor_norm)
-
-    @property
-    def critic_spec(self) -> NetworkSpec:
-        return self.network_spec(self.critic_net, self.critic_width, self.critic_depth, self.critic_norm)
-
-    def network_spec(self, kind: str, width: int, depth: int, norm: str) -> NetworkSpec:
-        if kind != "simba":
-            return NetworkSpec(kind, width, depth, norm)
-        return NetworkSpec(kind, width, depth, norm, self.simba_expansion, self.simba_residual, self.simba_post_norm)
-
-    def check_simba_switches(self) -> None:
-        """Raises ValueError when a SimBa switch is set but neither network is a simba network."""
-        changed = [
-            flag
-            for flag, value, default in (
-                ("--simba-expansion", self.simba_expansion, 4),
-                ("--no-simba-residual", self.simba_residual, True),
-                ("--no-simba-post-norm", self.simba_post_norm, True),
-            )
-            if value != default
-        ]
-        if changed and "simba" not in (self.actor_net, self.critic_net):
-            raise ValueError(f"{', '.join(changed)} only affect simba networks; add --actor-net simba or --critic-net simba")
 
     @property
     def uses_rsnorm(self) -> bool:

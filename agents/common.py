@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+import dataclasses
+from types import MappingProxyType
+from typing import Any, Mapping, NamedTuple
 
 import jax
+
+from networks import NetworkSpec
 
 
 class Transition(NamedTuple):
@@ -21,6 +25,59 @@ class Transition(NamedTuple):
     terminated: jax.Array
 
 
+@dataclasses.dataclass(frozen=True)
+class NetworkConfig:
+    """The actor's and the critic's torsos, the same flags in every agent."""
+
+    actor_net: str = "mlp"
+    """Actor torso architecture (see networks.KINDS)."""
+    critic_net: str = "mlp"
+    """Critic torso architecture (see networks.KINDS)."""
+    actor_width: int = 256
+    """Hidden units per actor layer."""
+    critic_width: int = 256
+    """Hidden units per critic layer."""
+    actor_depth: int = 2
+    """Hidden actor layers (simba: residual blocks)."""
+    critic_depth: int = 2
+    """Hidden critic layers (simba: residual blocks)."""
+    actor_norm: str = "auto"
+    """Actor normalization: auto (mlp none, simba layer_norm), none, batch_norm, batch_renorm, layer_norm (simba)."""
+    critic_norm: str = "auto"
+    """Critic normalization: auto (mlp none, simba layer_norm), none, batch_norm, batch_renorm, layer_norm (simba)."""
+    simba_expansion: int = 4
+    """SimBa residual blocks' inner width as a multiple of the width."""
+    simba_residual: bool = True
+    """SimBa ablation switch: the residual connection of each block."""
+    simba_post_norm: bool = True
+    """SimBa ablation switch: the normalization after the last block."""
+
+    @property
+    def actor_spec(self) -> NetworkSpec:
+        return self.network_spec(self.actor_net, self.actor_width, self.actor_depth, self.actor_norm)
+
+    @property
+    def critic_spec(self) -> NetworkSpec:
+        return self.network_spec(self.critic_net, self.critic_width, self.critic_depth, self.critic_norm)
+
+    def network_spec(self, kind: str, width: int, depth: int, norm: str) -> NetworkSpec:
+        """Raises ValueError for an impossible spec, or SimBa switches with no simba network."""
+        changed = [
+            flag
+            for flag, value, default in (
+                ("--simba-expansion", self.simba_expansion, 4),
+                ("--no-simba-residual", self.simba_residual, True),
+                ("--no-simba-post-norm", self.simba_post_norm, True),
+            )
+            if value != default
+        ]
+        if changed and "simba" not in (self.actor_net, self.critic_net):
+            raise ValueError(f"{', '.join(changed)} only affect simba networks; add --actor-net simba or --critic-net simba")
+        if kind != "simba":
+            return NetworkSpec(kind, width, depth, norm)
+        return NetworkSpec(kind, width, depth, norm, self.simba_expansion, self.simba_residual, self.simba_post_norm)
+
+
 class Preset(NamedTuple):
     """A named starting point of an agent's settings; explicit flags override it."""
 
@@ -30,6 +87,8 @@ class Preset(NamedTuple):
     """The array Hyperparams."""
     source: str
     """Where the settings come from (paper, code), shown by --help."""
+    run: Mapping[str, Any] = MappingProxyType({})
+    """Run flags it sets (RunArgs field -> value, e.g. env, num_envs)."""
 
 
 class ConfigError(ValueError):

@@ -10,40 +10,21 @@ keys (and hyperparameters) of this one function.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple
+from typing import Any
 
 import flax.struct
 import jax
 import jax.numpy as jnp
 
 import envs
-from agents import AGENTS, buffer
+from agents import AGENTS, buffer, loop
 from agents.common import ConfigError, Transition, require_continuous
 from networks import rsnorm
 
 
 @dataclasses.dataclass(frozen=True)
-class TrainConfig:
-    """Static settings of one run (hashable: a jit static argument)."""
-
-    agent: str
-    """Agent name, a key of agents.AGENTS."""
-    agent_config: Any
-    """The agent's static Config."""
-    env: str = "gymnax/Pendulum-v1"
-    """Environment id (see envs.available())."""
-    total_steps: int = 20_000
-    """Env steps per run, summed over its parallel envs."""
-    eval_every: int = 2_000
-    """Env steps between deterministic evaluations."""
-    eval_episodes: int = 5
-    """Full episodes per evaluation."""
-    num_envs: int = 1
-    """Parallel envs per run; each iteration does utd * num_envs updates."""
-
-    @property
-    def num_evals(self) -> int:
-        return self.total_steps // self.eval_every
+class TrainConfig(loop.RunConfig):
+    """Static settings of one off-policy run; each iteration does utd * num_envs updates."""
 
     @property
     def iterations_per_eval(self) -> int:
@@ -57,24 +38,16 @@ class TrainConfig:
 def validate(config: TrainConfig) -> None:
     """Raises ConfigError with a fix for any setting the loop cannot run."""
     agent_config = config.agent_config
-    positive = {
-        "total_steps": config.total_steps,
-        "eval_every": config.eval_every,
-        "eval_episodes": config.eval_episodes,
-        "num_envs": config.num_envs,
-        "batch_size": agent_config.batch_size,
-        "buffer_size": agent_config.buffer_size,
-        "utd": agent_config.utd,
-    }
-    for name, value in positive.items():
-        if value < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
-    for name in ("num_critics", "policy_delay"):
-        if getattr(agent_config, name, 1) < 1:
-            raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {getattr(agent_config, name)}")
+    loop.validate_run(config)
+    loop.require_positive(
+        batch_size=agent_config.batch_size,
+        buffer_size=agent_config.buffer_size,
+        utd=agent_config.utd,
+        num_critics=getattr(agent_config, "num_critics", 1),
+        policy_delay=getattr(agent_config, "policy_delay", 1),
+    )
     try:
-        agent_config.actor_spec, agent_config.critic_spec, agent_config.uses_rsnorm
-        agent_config.check_simba_switches()
+        agent_config.uses_rsnorm
     except ValueError as error:
         raise ConfigError(str(error)) from None
     if agent_config.batch_size > config.buffer_capacity:
@@ -84,20 +57,9 @@ def validate(config: TrainConfig) -> None:
         )
     if agent_config.learning_starts < 0:
         raise ConfigError(f"--learning-starts must be >= 0, got {agent_config.learning_starts}")
-    if config.eval_every > config.total_steps:
-        raise ConfigError(
-            f"--eval-every {config.eval_every} is larger than --total-steps {config.total_steps}; "
-            "the run would never evaluate"
-        )
     if config.eval_every % config.num_envs:
         raise ConfigError(
             f"--eval-every {config.eval_every} must be a multiple of --num-envs {config.num_envs}"
-        )
-    if config.total_steps % config.eval_every:
-        lower = config.num_evals * config.eval_every
-        raise ConfigError(
-            f"--total-steps {config.total_steps} must be a multiple of --eval-every {config.eval_every} "
-            f"(e.g. --total-steps {lower} or {lower + config.eval_every})"
         )
     if config.num_envs > config.buffer_capacity:
         raise ConfigError(
@@ -126,35 +88,7 @@ class RunState:
     """-1 while healthy; else the env step at which a loss or parameter became NaN/Inf (the run is frozen)."""
 
 
-def _select(keep_new: jax.Array, new: Any, old: Any) -> Any:
-    """Leafwise `new if keep_new else old` (PRNG keys included)."""
-
-    def pick(a, b):
-        if jax.dtypes.issubdtype(a.dtype, jax.dtypes.prng_key):
-            data = jnp.where(keep_new, jax.random.key_data(a), jax.random.key_data(b))
-            return jax.random.wrap_key_data(data, impl=jax.random.key_impl(a))
-        return jnp.where(keep_new, a, b)
-
-    return jax.tree.map(pick, new, old)
-
-
-def _all_finite(tree: Any) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
-
-
-class Loop(NamedTuple):
-    """The pieces of a run; `train` composes them, `train.py` drives `run_period` to show progress."""
-
-    init: Callable[[Any, jax.Array], RunState]
-    """(hparams, key) -> RunState"""
-    run_period: Callable[[RunState, Any, jax.Array], tuple[RunState, dict]]
-    """(state, hparams, period index) -> (state, metrics of the period, ending with its evaluation)"""
-    train: Callable[[Any, jax.Array], tuple[RunState, dict]]
-    """(hparams, key) -> (final state, metrics stacked over evaluations [num_evals, ...])"""
-
-
-def make_loop(config: TrainConfig) -> Loop:
+def make_loop(config: TrainConfig) -> loop.Loop:
     validate(config)
     agent = AGENTS[config.agent]
     agent_config = config.agent_config
@@ -262,30 +196,6 @@ def make_loop(config: TrainConfig) -> Loop:
             jnp.where((first_bad_step < 0) & bad, env_steps_before + num_envs, first_bad_step),
         ), None
 
-    def evaluate(agent_state, obs_stats, eval_key) -> tuple[jax.Array, jax.Array]:
-        """Deterministic returns and lengths of `eval_episodes` full episodes: [eval_episodes] each."""
-        reset_key, step_key = jax.random.split(eval_key)
-        env_state, obs = vmapped_reset(jax.random.split(reset_key, config.eval_episodes))
-        running = jnp.ones((config.eval_episodes,), bool)
-        totals = jnp.zeros((config.eval_episodes,), jnp.float32)
-        lengths = jnp.zeros((config.eval_episodes,), jnp.int32)
-
-        def eval_step(carry, key):
-            env_state, obs, running, totals, lengths = carry
-            actions = agent.act(agent_state, normalize(obs_stats, obs), key, True)
-            env_state, timestep = vmapped_step(jax.random.split(key, config.eval_episodes), env_state, actions)
-            totals = totals + jnp.where(running, timestep.reward, 0.0)
-            lengths = lengths + running.astype(jnp.int32)
-            running = jnp.logical_and(running, ~timestep.done)
-            return (env_state, timestep.obs, running, totals, lengths), None
-
-        (_, _, _, totals, lengths), _ = jax.lax.scan(
-            eval_step,
-            (env_state, obs, running, totals, lengths),
-            jax.random.split(step_key, spec.max_episode_steps),
-        )
-        return totals, lengths
-
     def metrics_template(run: RunState, hp) -> dict:
         batch = jax.tree.map(
             lambda x: jnp.zeros((agent_config.batch_size, *x.shape[1:]), x.dtype), run.buffer.data
@@ -303,19 +213,16 @@ def make_loop(config: TrainConfig) -> Loop:
         (run, metrics, finished_return, finished_count, first_bad_step), _ = jax.lax.scan(
             lambda c, i: iteration(c, i, hp), carry, first + jnp.arange(config.iterations_per_eval)
         )
-        healthy = start.diverged_at < 0
-        bad = (first_bad_step >= 0) | ~_all_finite(run.agent)
-        step_of_divergence = jnp.where(first_bad_step >= 0, first_bad_step, (period + 1) * config.eval_every)
-        run = _select(healthy & ~bad, run, start)
-        run = run.replace(diverged_at=jnp.where(healthy & bad, step_of_divergence, start.diverged_at))
-        eval_returns, eval_lengths = evaluate(run.agent, run.obs_stats, run.eval_key)
-        metrics = dict(
-            metrics,
-            diverged_at=run.diverged_at,
-            eval_return=jnp.where(run.diverged_at >= 0, jnp.nan, eval_returns.mean()),
-            eval_length=eval_lengths.astype(jnp.float32).mean(),
-            train_return=jnp.where(finished_count > 0, finished_return / jnp.maximum(finished_count, 1), jnp.nan),
-            env_steps=(period + 1) * config.eval_every,
+        period_end = (period + 1) * config.eval_every
+        run = loop.freeze_if_diverged(start, run, first_bad_step, period_end, loop.all_finite(run.agent))
+        eval_returns, eval_lengths = loop.evaluate(
+            env,
+            lambda obs, key: agent.act(run.agent, normalize(run.obs_stats, obs), key, True),
+            config.eval_episodes,
+            run.eval_key,
+        )
+        metrics = loop.period_metrics(
+            run, metrics, eval_returns, eval_lengths, finished_return, finished_count, period_end
         )
         return run, metrics
 
@@ -323,14 +230,9 @@ def make_loop(config: TrainConfig) -> Loop:
         run = init(hp, key)
         return jax.lax.scan(lambda r, p: run_period(r, hp, p), run, jnp.arange(config.num_evals))
 
-    return Loop(init=init, run_period=run_period, train=train)
-
-
-def as_arrays(hp: Any) -> Any:
-    """Hyperparameters as float32 array leaves."""
-    return jax.tree.map(lambda v: jnp.asarray(v, jnp.float32), hp)
+    return loop.Loop(init=init, run_period=run_period, train=train)
 
 
 def train(config: TrainConfig, hparams: Any, key: jax.Array) -> tuple[RunState, dict]:
     """One run, pure and jittable (config static): (final state, metrics [num_evals, ...])."""
-    return make_loop(config).train(as_arrays(hparams), key)
+    return make_loop(config).train(loop.as_arrays(hparams), key)

@@ -15,6 +15,7 @@ import jax.numpy as jnp  # noqa: E402
 from agents import AGENTS  # noqa: E402
 from agents.batching import broadcast, seed_keys, vmap_runs  # noqa: E402
 from agents.off_policy import TrainConfig, make_loop  # noqa: E402
+from timing import compile_and_time  # noqa: E402
 
 
 def dense_flops(sizes: list[int], batch: int) -> int:
@@ -77,26 +78,17 @@ def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:
         eval_episodes=1,
     )
     loop = make_loop(config)
-    hp = broadcast(module.Hyperparams(), num_seeds)
-    keys = seed_keys(0, num_seeds)
-    state = jax.jit(vmap_runs(loop.init, num_seeds))(hp, keys)
-    start = time.perf_counter()
-    run_period = (
-        jax.jit(vmap_runs(loop.run_period, num_seeds, in_axes=(0, 0, None)), donate_argnums=0)
-        .lower(state, hp, jnp.int32(0))
-        .compile()
-    )
-    compile_seconds = time.perf_counter() - start
-    state, metrics = run_period(state, hp, jnp.int32(0))
-    jax.block_until_ready(metrics)
-    start = time.perf_counter()
-    state, metrics = run_period(state, hp, jnp.int32(1))
-    jax.block_until_ready(metrics)
-    return {
-        "compile_seconds": compile_seconds,
-        "seconds": time.perf_counter() - start,
-        "env_steps": steps * num_seeds,
-    }
+    return measure_loop(loop, module.Hyperparams(), num_seeds, steps)
+
+
+def measure_loop(loop, hparams, num_seeds: int, steps: int, repeats: int = 1) -> dict:
+    """Times one evaluation period of `loop` (of `steps` env steps per run) over `num_seeds`
+    vmapped seeds, after an untimed warm-up period (the fastest of `repeats`); compile seconds separate."""
+    hp = broadcast(hparams, num_seeds)
+    state = jax.jit(vmap_runs(loop.init, num_seeds))(hp, seed_keys(0, num_seeds))
+    run_period = vmap_runs(loop.run_period, num_seeds, in_axes=(0, 0, None))
+    timed = compile_and_time(run_period, state, hp, jnp.int32(0), repeats=repeats)
+    return {**timed, "env_steps": steps * num_seeds}
 
 
 def report(results: dict[int, dict], flops_per_step: float, matmul_rate: float, steps: int) -> None:

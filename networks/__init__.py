@@ -1,6 +1,15 @@
 """Networks of the suite as plain flax modules built from a `NetworkSpec`."""
 
-from networks.heads import CriticEnsemble, DeterministicActor, QNetwork, TanhGaussianActor, tanh_gaussian_sample
+from networks.heads import (
+    CategoricalActor,
+    CriticEnsemble,
+    DeterministicActor,
+    GaussianActor,
+    QNetwork,
+    TanhGaussianActor,
+    ValueNetwork,
+    tanh_gaussian_sample,
+)
 from networks.mlp import MLP, NORMS
 from networks.normalization import BatchRenorm
 from networks.simba import SimBa
@@ -10,13 +19,16 @@ __all__ = [
     "KINDS",
     "NORMS",
     "BatchRenorm",
+    "CategoricalActor",
     "MLP",
     "CriticEnsemble",
     "DeterministicActor",
+    "GaussianActor",
     "NetworkSpec",
     "QNetwork",
     "SimBa",
     "TanhGaussianActor",
+    "ValueNetwork",
     "make_torso",
     "tanh_gaussian_sample",
 ]

@@ -58,6 +58,51 @@ class DeterministicActor(nn.Module):
         return jnp.tanh(nn.Dense(self.action_dim, kernel_init=self.spec.head_init)(features))
 
 
+class CategoricalActor(nn.Module):
+    """obs [batch, obs_dim] -> logits [batch, num_actions] of a categorical policy.
+
+    The output layer is orthogonal with gain 0.01 so the initial policy is near uniform (as in
+    CleanRL's and PureJaxRL's PPO).
+    """
+
+    spec: NetworkSpec
+    num_actions: int
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, train: bool = False) -> jax.Array:
+        features = make_torso(self.spec)(obs, train)
+        return nn.Dense(self.num_actions, kernel_init=nn.initializers.orthogonal(0.01))(features)
+
+
+class GaussianActor(nn.Module):
+    """obs [batch, obs_dim] -> (mean [batch, action_dim], log_std [batch, action_dim]) of a Gaussian.
+
+    log_std is a learned state-independent vector starting at 0 (std 1); the mean layer is
+    orthogonal with gain 0.01, as in CleanRL's and PureJaxRL's continuous PPO.
+    """
+
+    spec: NetworkSpec
+    action_dim: int
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, train: bool = False) -> tuple[jax.Array, jax.Array]:
+        features = make_torso(self.spec)(obs, train)
+        mean = nn.Dense(self.action_dim, kernel_init=nn.initializers.orthogonal(0.01))(features)
+        log_std = self.param("log_std", nn.initializers.zeros, (self.action_dim,))
+        return mean, jnp.broadcast_to(log_std, mean.shape)
+
+
+class ValueNetwork(nn.Module):
+    """obs [..., obs_dim] -> V [...]."""
+
+    spec: NetworkSpec
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, train: bool = False) -> jax.Array:
+        features = make_torso(self.spec)(obs, train)
+        return nn.Dense(1, kernel_init=nn.initializers.orthogonal(1.0))(features)[..., 0]
+
+
 class QNetwork(nn.Module):
     """(obs [..., obs_dim], action [..., action_dim]) -> Q [...]."""
 

@@ -21,18 +21,20 @@ FLAGS = {
     "--critic-width": st.integers(-1, 32),
     "--actor-width": st.integers(-1, 32),
     "--utd": st.integers(-1, 3),
+    "--num-steps": st.integers(-1, 200),
+    "--num-minibatches": st.integers(-1, 8),
     "--gamma": st.floats(-1, 2),
     "--env": st.sampled_from(
         ["gymnax/Pendulum-v1", "gymnax/MountainCarContinuous-v0", "gymnax/CartPole-v1", "gymnax/Pendulum", "nope"]
     ),
     "--sweep": st.sampled_from(["learning_rate=1e-3,3e-4", "batch_size=1,2", "gamma=x", "tau=0.01", "gamma"]),
-    "--preset": st.sampled_from(["paper", "cpu", "gpu"]),
+    "--preset": st.sampled_from(["paper", "cpu", "gpu", "cartpole", "pendulum"]),
 }
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(
-    agent=st.sampled_from(["sac", "crossq", None, "sacc"]),
+    agent=st.sampled_from(["sac", "crossq", "ppo", None, "sacc"]),
     flags=st.dictionaries(st.sampled_from(sorted(FLAGS)), st.none(), max_size=6).flatmap(
         lambda chosen: st.fixed_dictionaries({flag: FLAGS[flag] for flag in chosen})
     ),

@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 from agents import ConfigError, sac, sweep
-from agents.batching import keys_for
+from agents.batching import broadcast, keys_for
 from agents.off_policy import TrainConfig, train
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,9 +64,7 @@ def test_a_run_of_a_sweep_equals_the_solo_run_with_its_seed_and_hyperparameters(
         eval_episodes=2,
     )
     rates, seeds = [1e-3, 1e-3, 3e-3, 3e-3], [0, 1, 0, 1]
-    hp = sac.Hyperparams(learning_rate=np.asarray(rates, np.float32), gamma=np.full(4, 0.99, np.float32),
-                         tau=np.full(4, 0.005, np.float32), initial_alpha=np.ones(4, np.float32),
-                         target_entropy_scale=np.ones(4, np.float32))
+    hp = broadcast(sac.Hyperparams(), 4).replace(learning_rate=np.asarray(rates, np.float32))
     _, swept = jax.jit(jax.vmap(lambda h, k: train(config, h, k)))(hp, keys_for(seeds))
     _, solo = jax.jit(lambda k: train(config, sac.Hyperparams(learning_rate=3e-3), k))(keys_for([1])[0])
     np.testing.assert_allclose(np.asarray(solo["eval_return"]), np.asarray(swept["eval_return"][3]), rtol=1e-4)
