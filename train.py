@@ -1,4 +1,4 @@
-"""Occam's single command: CLI -> config -> fused, seed-vmapped training -> run directory.
+"""Occam's single command: CLI -> config -> seed-vmapped training (fused, or host-stepped for gym/ ids) -> run directory.
 
     python train.py                                     # the default: CrossQ on gymnax/Pendulum-v1
     python train.py sac --env brax/hopper --seeds 4 --total-steps 100000 --out runs/hopper
@@ -33,7 +33,8 @@ class RunArgs:
     """What to run, how long, and where to write it."""
 
     env: str = "gymnax/Pendulum-v1"
-    """Environment id, e.g. gymnax/Pendulum-v1 or brax/hopper (a wrong id lists them all)."""
+    """Environment id, e.g. gymnax/Pendulum-v1, brax/hopper or gym/HalfCheetah-v4 (host-stepped MuJoCo);
+    a wrong id lists them all."""
     seeds: int = 5
     """Number of independent runs, vmapped in one compiled program."""
     seed: int = 0
@@ -164,6 +165,8 @@ def run_training(agent_name: str, command: Command, check_only: bool = False) ->
     run = command.run
     if run.seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {run.seeds}")
+    import envs
+    from agents.host_loop import make_host_loop
     from agents.off_policy import TrainConfig, make_loop
 
     config = TrainConfig(
@@ -176,7 +179,7 @@ def run_training(agent_name: str, command: Command, check_only: bool = False) ->
         num_envs=run.num_envs,
     )
     try:
-        loop = make_loop(config)
+        loop = (make_host_loop if envs.is_host_stepped(config.env) else make_loop)(config)
     except ValueError as error:  # unknown env ids and bad network specs included
         raise ConfigError(str(error)) from None
     return execute(loop, config, command, check_only)
@@ -217,10 +220,10 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     mesh = batching.runs_mesh()
     padded = batching.padded_runs(num_runs, mesh.size)
     hp = batching.pad_runs(command.hp.replace(**{k: jnp.asarray(v) for k, v in hp_values.items()}), padded)
-    keys = batching.pad_runs(batching.keys_for([seed for _, seed in runs]), padded)
-    init_fn = batching.vmap_runs(loop.init, padded)
-    state_shape = jax.eval_shape(init_fn, hp, keys)
-    check_memory(state_shape, padded, mesh.size, config)
+    run_seeds = [seed for _, seed in runs]
+    keys = batching.pad_runs(batching.keys_for(run_seeds), padded)
+    batched = loop.on_runs(hp, keys, run_seeds + run_seeds[-1:] * (padded - num_runs), mesh)
+    check_memory(batched.state_shape, padded, mesh.size, config)
     out = out_dir(run, config.agent)
     check_disk(out, num_runs, config)
     if check_only:
@@ -228,8 +231,6 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     out.mkdir(parents=True, exist_ok=True)
     output.write_json(out / "config.json", resolved)
 
-    sharded, replicated = batching.run_sharding(mesh), batching.replicated(mesh)
-    hp, keys = jax.device_put(hp, sharded), jax.device_put(keys, sharded)
     preset = f" (preset {run.preset})" if run.preset else ""
     grid = f" x {len(settings)} settings of {', '.join(swept)}" if swept else ""
     print(
@@ -238,17 +239,7 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     )
 
     compile_start = time.perf_counter()
-    init = jax.jit(init_fn, in_shardings=(sharded, sharded), out_shardings=sharded).lower(hp, keys).compile()
-    run_period = (
-        jax.jit(
-            batching.vmap_runs(loop.run_period, padded, in_axes=(0, 0, None)),
-            in_shardings=(sharded, sharded, replicated),
-            out_shardings=sharded,
-            donate_argnums=0,
-        )
-        .lower(state_shape, hp, jnp.zeros((), jnp.int32))
-        .compile()
-    )
+    batched.compile()
     compile_seconds = time.perf_counter() - compile_start
     print(f"compiled in {compile_seconds:.1f} s")
 
@@ -260,9 +251,9 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     interrupted = False
     signal.signal(signal.SIGTERM, raise_interrupt)
     try:
-        state = init(hp, keys)
+        state = batched.init()
         for period in range(config.num_evals):
-            state, metrics = run_period(state, hp, jnp.int32(period))
+            state, metrics = batched.run_period(state, period)
             metrics = jax.tree.map(lambda m: m[:num_runs], batching.to_host(metrics))
             period_seconds, period_end = time.perf_counter() - period_end, time.perf_counter()
             step = (period + 1) * config.eval_every

@@ -10,7 +10,7 @@ keys (and hyperparameters) of this one function.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Protocol
 
 import flax.struct
 import jax
@@ -142,28 +142,51 @@ def _all_finite(tree: Any) -> jax.Array:
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
 
 
-class Loop(NamedTuple):
-    """The pieces of a run; `train` composes them, `train.py` drives `run_period` to show progress."""
+class PeriodCarry(NamedTuple):
+    """What an evaluation period carries from step to step besides the run itself."""
 
-    init: Callable[[Any, jax.Array], RunState]
-    """(hparams, key) -> RunState"""
-    run_period: Callable[[RunState, Any, jax.Array], tuple[RunState, dict]]
-    """(state, hparams, period index) -> (state, metrics of the period, ending with its evaluation)"""
-    train: Callable[[Any, jax.Array], tuple[RunState, dict]]
-    """(hparams, key) -> (final state, metrics stacked over evaluations [num_evals, ...])"""
+    run: RunState
+    metrics: dict
+    """The metrics of the last gradient update."""
+    finished_return: jax.Array
+    """Sum of the returns of the training episodes finished in this period."""
+    finished_count: jax.Array
+    """How many training episodes finished in this period."""
+    first_bad_step: jax.Array
+    """The env step of the first NaN/Inf critic loss in this period; -1 if none."""
 
 
-def make_loop(config: TrainConfig) -> Loop:
+class LoopParts(NamedTuple):
+    """The act / learn / divergence pieces of one run, written once and shared by the fused loop
+    (envs stepped inside `lax.scan`) and the host-stepped loop (agents/host_loop.py). Every
+    function is pure and works on one run; loops vmap them over runs. iteration_index counts the
+    loop's iterations from 0 (one iteration: num_envs env steps), unbatched across runs."""
+
+    init: Callable[[Any, jax.Array, Callable], RunState]
+    """(hparams, key, reset) -> RunState; reset(env key) -> (env state, first obs [num_envs, *obs_shape])"""
+    act: Callable[[RunState, jax.Array, jax.Array], jax.Array]
+    """(run, iteration_index, key) -> actions [num_envs, action_dim] in [-1, 1]: uniform before
+    learning_starts, then the stochastic policy on RSNorm-normalized observations"""
+    policy: Callable[[RunState, jax.Array, jax.Array, bool], jax.Array]
+    """(run, obs [n, *obs_shape], key, deterministic) -> actions [n, action_dim]: the agent on normalized obs"""
+    start_period: Callable[[RunState, Any], PeriodCarry]
+    """(run, hparams) -> the carry of a fresh period"""
+    learn: Callable[[PeriodCarry, jax.Array, envs.Timestep, jax.Array, Any, jax.Array], PeriodCarry]
+    """(carry, actions, timestep [num_envs], iteration_index, hparams, key) -> carry: stores the
+    transitions, updates the RSNorm statistics, does the gradient updates, counts episodes and NaNs"""
+    end_period: Callable[[RunState, PeriodCarry, jax.Array], RunState]
+    """(run at the period's start, carry, period) -> the run, frozen at its start if it diverged"""
+    period_metrics: Callable[[RunState, PeriodCarry, jax.Array, jax.Array, jax.Array], dict]
+    """(run, carry, eval returns [eval_episodes], eval lengths [eval_episodes], period) -> metrics"""
+
+
+def make_parts(config: TrainConfig, spec: envs.EnvSpec) -> LoopParts:
     validate(config)
+    require_continuous(spec, config.agent)
     agent = AGENTS[config.agent]
     agent_config = config.agent_config
-    env = envs.make(config.env)
-    spec = env.spec
-    require_continuous(spec, config.agent)
     num_envs = config.num_envs
     updates_per_iteration = agent_config.utd * num_envs
-    vmapped_step = jax.vmap(env.step)
-    vmapped_reset = jax.vmap(env.reset)
     # observations reach the agent normalized; the buffer keeps them raw and batches are normalized
     # with the statistics current at sampling time
     if agent_config.uses_rsnorm:
@@ -171,10 +194,10 @@ def make_loop(config: TrainConfig) -> Loop:
     else:
         observe, normalize = (lambda stats, obs: stats), (lambda stats, obs: obs)
 
-    def init(hp, key: jax.Array) -> RunState:
+    def init(hp, key: jax.Array, reset: Callable) -> RunState:
         agent_key, env_key, eval_key, key = jax.random.split(key, 4)
+        env_state, obs = reset(env_key)
         agent_state = agent.init(agent_key, spec, agent_config, hp)
-        env_state, obs = vmapped_reset(jax.random.split(env_key, num_envs))
         example = Transition(
             obs=obs[0],
             action=jnp.zeros((spec.action_dim,), jnp.float32),
@@ -213,16 +236,18 @@ def make_loop(config: TrainConfig) -> Loop:
         )
         return agent_state, jax.tree.map(lambda m: m[-1], metrics)
 
-    def iteration(carry, iteration_index, hp):
-        run, last_metrics, finished_return, finished_count, first_bad_step = carry
-        key, act_key, step_key, update_key = jax.random.split(run.key, 4)
-        env_steps_before = iteration_index * num_envs
-        actions = jax.lax.cond(
-            env_steps_before < agent_config.learning_starts,
-            lambda: jax.random.uniform(act_key, (num_envs, spec.action_dim), minval=-1.0, maxval=1.0),
-            lambda: agent.act(run.agent, normalize(run.obs_stats, run.obs), act_key, False),
+    def policy(run: RunState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+        return agent.act(run.agent, normalize(run.obs_stats, obs), key, deterministic)
+
+    def act(run: RunState, iteration_index: jax.Array, key: jax.Array) -> jax.Array:
+        return jax.lax.cond(
+            iteration_index * num_envs < agent_config.learning_starts,
+            lambda: jax.random.uniform(key, (num_envs, spec.action_dim), minval=-1.0, maxval=1.0),
+            lambda: policy(run, run.obs, key, False),
         )
-        env_state, timestep = vmapped_step(jax.random.split(step_key, num_envs), run.env_state, actions)
+
+    def learn(carry: PeriodCarry, actions, timestep: envs.Timestep, iteration_index, hp, key) -> PeriodCarry:
+        run = carry.run
         replay = buffer.add(
             run.buffer,
             Transition(
@@ -235,31 +260,152 @@ def make_loop(config: TrainConfig) -> Loop:
         )
         agent_state, metrics = jax.lax.cond(
             iteration_index >= first_learning_iteration,
-            lambda: gradient_updates(run.agent, replay, run.obs_stats, update_key, hp, iteration_index),
-            lambda: (run.agent, last_metrics),
+            lambda: gradient_updates(run.agent, replay, run.obs_stats, key, hp, iteration_index),
+            lambda: (run.agent, carry.metrics),
         )
         done = timestep.done
-        run = run.replace(
-            agent=agent_state,
-            buffer=replay,
-            env_state=env_state,
-            obs=timestep.obs,
-            obs_stats=observe(run.obs_stats, timestep.obs),
-            key=key,
-        )
         # every agent reports a critic loss; other metrics may be NaN by design (skipped delayed updates)
         bad = ~jnp.isfinite(metrics["critic_loss"])
-        return (
-            run,
-            metrics,
-            finished_return + jnp.sum(jnp.where(done, timestep.episode_return, 0.0)),
-            finished_count + jnp.sum(done),
-            jnp.where((first_bad_step < 0) & bad, env_steps_before + num_envs, first_bad_step),
-        ), None
+        return PeriodCarry(
+            run=run.replace(
+                agent=agent_state, buffer=replay, obs=timestep.obs, obs_stats=observe(run.obs_stats, timestep.obs)
+            ),
+            metrics=metrics,
+            finished_return=carry.finished_return + jnp.sum(jnp.where(done, timestep.episode_return, 0.0)),
+            finished_count=carry.finished_count + jnp.sum(done),
+            first_bad_step=jnp.where(
+                (carry.first_bad_step < 0) & bad, (iteration_index + 1) * num_envs, carry.first_bad_step
+            ),
+        )
 
-    def evaluate(agent_state, obs_stats, eval_key) -> tuple[jax.Array, jax.Array]:
+    def start_period(run: RunState, hp) -> PeriodCarry:
+        batch = jax.tree.map(
+            lambda x: jnp.zeros((agent_config.batch_size, *x.shape[1:]), x.dtype), run.buffer.data
+        )
+        shapes = jax.eval_shape(agent.update, run.agent, batch, run.key, hp, jnp.zeros((), jnp.int32))[1]
+        metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        no_step = jnp.array(-1, jnp.int32)
+        return PeriodCarry(run, metrics, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32), no_step)
+
+    def end_period(start: RunState, carry: PeriodCarry, period) -> RunState:
+        """A run whose losses or parameters turned NaN/Inf keeps the state it had at the period's
+        start from then on (frozen, so it cannot poison anything shared) and its `diverged_at`
+        records the env step."""
+        healthy = start.diverged_at < 0
+        bad = (carry.first_bad_step >= 0) | ~_all_finite(carry.run.agent)
+        step_of_divergence = jnp.where(carry.first_bad_step >= 0, carry.first_bad_step, (period + 1) * config.eval_every)
+        run = _select(healthy & ~bad, carry.run, start)
+        return run.replace(diverged_at=jnp.where(healthy & bad, step_of_divergence, start.diverged_at))
+
+    def period_metrics(run: RunState, carry: PeriodCarry, eval_returns, eval_lengths, period) -> dict:
+        """The last update's metrics and the period's evaluation; a diverged run's eval return reads NaN."""
+        finished_count = carry.finished_count
+        return dict(
+            carry.metrics,
+            diverged_at=run.diverged_at,
+            eval_return=jnp.where(run.diverged_at >= 0, jnp.nan, eval_returns.mean()),
+            eval_length=eval_lengths.astype(jnp.float32).mean(),
+            train_return=jnp.where(
+                finished_count > 0, carry.finished_return / jnp.maximum(finished_count, 1), jnp.nan
+            ),
+            env_steps=(period + 1) * config.eval_every,
+        )
+
+    return LoopParts(init, act, policy, start_period, learn, end_period, period_metrics)
+
+
+class Loop(NamedTuple):
+    """The pieces of a run; `train` composes them, `train.py` drives `run_period` to show progress."""
+
+    init: Callable[[Any, jax.Array], RunState]
+    """(hparams, key) -> RunState"""
+    run_period: Callable[[RunState, Any, jax.Array], tuple[RunState, dict]]
+    """(state, hparams, period index) -> (state, metrics of the period, ending with its evaluation)"""
+    train: Callable[[Any, jax.Array], tuple[RunState, dict]]
+    """(hparams, key) -> (final state, metrics stacked over evaluations [num_evals, ...])"""
+
+    def on_runs(self, hp: Any, keys: jax.Array, seeds: list[int], mesh) -> "Runs":
+        """The loop over a runs axis (hp, keys: leading [num_runs]), sharded over `mesh`."""
+        del seeds  # the keys alone seed a fused run
+        return FusedRuns(self, hp, keys, mesh)
+
+
+class Runs(Protocol):
+    """A loop batched over the runs axis, as `train.py` drives it: `state_shape` (before
+    compiling), `compile()`, `init()`, then `run_period(state, period)` once per evaluation."""
+
+    state_shape: Any
+    """The batched RunState's shapes (jax.ShapeDtypeStruct leaves)."""
+
+    def compile(self) -> None: ...
+
+    def init(self) -> RunState: ...
+
+    def run_period(self, state: RunState, period: int) -> tuple[RunState, dict]:
+        """-> (state, metrics [num_runs] of the period, ending with its evaluation)"""
+
+
+class FusedRuns:
+    """The fused loop: one compiled program per period, every env step inside it."""
+
+    def __init__(self, loop: Loop, hp: Any, keys: jax.Array, mesh):
+        from agents import batching
+
+        num_runs = keys.shape[0]
+        self.sharded, self.replicated = batching.run_sharding(mesh), batching.replicated(mesh)
+        self.loop, self.hp, self.keys = loop, hp, keys
+        self.init_fn = batching.vmap_runs(loop.init, num_runs)
+        self.run_period_fn = batching.vmap_runs(loop.run_period, num_runs, in_axes=(0, 0, None))
+        self.state_shape = jax.eval_shape(self.init_fn, hp, keys)
+
+    def compile(self) -> None:
+        sharded, replicated = self.sharded, self.replicated
+        self.hp, self.keys = jax.device_put(self.hp, sharded), jax.device_put(self.keys, sharded)
+        self.compiled_init = (
+            jax.jit(self.init_fn, in_shardings=(sharded, sharded), out_shardings=sharded)
+            .lower(self.hp, self.keys)
+            .compile()
+        )
+        self.compiled_period = (
+            jax.jit(
+                self.run_period_fn,
+                in_shardings=(sharded, sharded, replicated),
+                out_shardings=sharded,
+                donate_argnums=0,
+            )
+            .lower(self.state_shape, self.hp, jnp.zeros((), jnp.int32))
+            .compile()
+        )
+
+    def init(self) -> RunState:
+        return self.compiled_init(self.hp, self.keys)
+
+    def run_period(self, state: RunState, period: int) -> tuple[RunState, dict]:
+        return self.compiled_period(state, self.hp, jnp.int32(period))
+
+
+def make_loop(config: TrainConfig) -> Loop:
+    env = envs.make(config.env)
+    if isinstance(env, envs.HostEnv):
+        raise ConfigError(f"{config.env} is stepped on the host: use agents.host_loop.make_host_loop")
+    parts = make_parts(config, env.spec)
+    num_envs = config.num_envs
+    vmapped_step = jax.vmap(env.step)
+    vmapped_reset = jax.vmap(env.reset)
+
+    def init(hp, key: jax.Array) -> RunState:
+        return parts.init(hp, key, lambda env_key: vmapped_reset(jax.random.split(env_key, num_envs)))
+
+    def iteration(carry: PeriodCarry, iteration_index, hp):
+        key, act_key, step_key, update_key = jax.random.split(carry.run.key, 4)
+        actions = parts.act(carry.run, iteration_index, act_key)
+        env_state, timestep = vmapped_step(jax.random.split(step_key, num_envs), carry.run.env_state, actions)
+        carry = carry._replace(run=carry.run.replace(env_state=env_state, key=key))
+        return parts.learn(carry, actions, timestep, iteration_index, hp, update_key), None
+
+    def evaluate(run: RunState) -> tuple[jax.Array, jax.Array]:
         """Deterministic returns and lengths of `eval_episodes` full episodes: [eval_episodes] each."""
-        reset_key, step_key = jax.random.split(eval_key)
+        reset_key, step_key = jax.random.split(run.eval_key)
         env_state, obs = vmapped_reset(jax.random.split(reset_key, config.eval_episodes))
         running = jnp.ones((config.eval_episodes,), bool)
         totals = jnp.zeros((config.eval_episodes,), jnp.float32)
@@ -267,7 +413,7 @@ def make_loop(config: TrainConfig) -> Loop:
 
         def eval_step(carry, key):
             env_state, obs, running, totals, lengths = carry
-            actions = agent.act(agent_state, normalize(obs_stats, obs), key, True)
+            actions = parts.policy(run, obs, key, True)
             env_state, timestep = vmapped_step(jax.random.split(key, config.eval_episodes), env_state, actions)
             totals = totals + jnp.where(running, timestep.reward, 0.0)
             lengths = lengths + running.astype(jnp.int32)
@@ -277,42 +423,21 @@ def make_loop(config: TrainConfig) -> Loop:
         (_, _, _, totals, lengths), _ = jax.lax.scan(
             eval_step,
             (env_state, obs, running, totals, lengths),
-            jax.random.split(step_key, spec.max_episode_steps),
+            jax.random.split(step_key, env.spec.max_episode_steps),
         )
         return totals, lengths
 
-    def metrics_template(run: RunState, hp) -> dict:
-        batch = jax.tree.map(
-            lambda x: jnp.zeros((agent_config.batch_size, *x.shape[1:]), x.dtype), run.buffer.data
-        )
-        shapes = jax.eval_shape(agent.update, run.agent, batch, run.key, hp, jnp.zeros((), jnp.int32))[1]
-        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-
     def run_period(start: RunState, hp, period) -> tuple[RunState, dict]:
-        """One evaluation period. A run whose losses or parameters turn NaN/Inf keeps the state it
-        had at the period's start from then on (frozen, so it cannot poison anything shared), its
-        `diverged_at` records the env step, and its eval returns read NaN."""
+        """One evaluation period: iterations_per_eval iterations, the divergence check, the evaluation."""
         first = period * config.iterations_per_eval
-        no_step = jnp.array(-1, jnp.int32)
-        carry = (start, metrics_template(start, hp), jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32), no_step)
-        (run, metrics, finished_return, finished_count, first_bad_step), _ = jax.lax.scan(
-            lambda c, i: iteration(c, i, hp), carry, first + jnp.arange(config.iterations_per_eval)
+        carry, _ = jax.lax.scan(
+            lambda c, i: iteration(c, i, hp),
+            parts.start_period(start, hp),
+            first + jnp.arange(config.iterations_per_eval),
         )
-        healthy = start.diverged_at < 0
-        bad = (first_bad_step >= 0) | ~_all_finite(run.agent)
-        step_of_divergence = jnp.where(first_bad_step >= 0, first_bad_step, (period + 1) * config.eval_every)
-        run = _select(healthy & ~bad, run, start)
-        run = run.replace(diverged_at=jnp.where(healthy & bad, step_of_divergence, start.diverged_at))
-        eval_returns, eval_lengths = evaluate(run.agent, run.obs_stats, run.eval_key)
-        metrics = dict(
-            metrics,
-            diverged_at=run.diverged_at,
-            eval_return=jnp.where(run.diverged_at >= 0, jnp.nan, eval_returns.mean()),
-            eval_length=eval_lengths.astype(jnp.float32).mean(),
-            train_return=jnp.where(finished_count > 0, finished_return / jnp.maximum(finished_count, 1), jnp.nan),
-            env_steps=(period + 1) * config.eval_every,
-        )
-        return run, metrics
+        run = parts.end_period(start, carry, period)
+        eval_returns, eval_lengths = evaluate(run)
+        return run, parts.period_metrics(run, carry, eval_returns, eval_lengths, period)
 
     def train(hp, key) -> tuple[RunState, dict]:
         run = init(hp, key)
