@@ -146,14 +146,19 @@ class HostRuns:
     def run_period(self, state: RunState, period: int) -> tuple[RunState, dict]:
         config = self.config
         carry = self.start_period_compiled(state, self.hp)  # a copy: `state` stays the period's start
-        first = period * config.iterations_per_eval
-        for iteration_index in range(first, first + config.iterations_per_eval):
-            flat_actions = np.asarray(self.actions).reshape(-1, self.env.spec.action_dim)
-            timestep = jax.tree.map(self.per_run, self.train_envs.step(flat_actions))
-            carry, self.actions = self.step_compiled(carry, self.actions, timestep, np.int32(iteration_index), self.hp)
+        carry = self.iterate(carry, period * config.iterations_per_eval, config.iterations_per_eval)
         run, carry = self.close_period_compiled(state, carry, np.int32(period))
         eval_returns, eval_lengths = self.evaluate(run)
         return run, self.period_metrics_compiled(run, carry, eval_returns, eval_lengths, np.int32(period))
+
+    def iterate(self, carry: PeriodCarry, first: int, count: int) -> PeriodCarry:
+        """`count` iterations from iteration `first`: step the envs with the pending actions, then
+        one jitted call learns from the step and acts for the next."""
+        for iteration_index in range(first, first + count):
+            flat_actions = np.asarray(self.actions).reshape(-1, self.env.spec.action_dim)
+            timestep = jax.tree.map(self.per_run, self.train_envs.step(flat_actions))
+            carry, self.actions = self.step_compiled(carry, self.actions, timestep, np.int32(iteration_index), self.hp)
+        return carry
 
     def evaluate(self, run: RunState) -> tuple[np.ndarray, np.ndarray]:
         """Deterministic returns and lengths of eval_episodes full episodes per run: [num_runs, eval_episodes] each."""
