@@ -1,17 +1,19 @@
 """The real gymnasium MuJoCo tasks, host-stepped: the step contract, seeds, the loop and the CLI."""
 
+import csv
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import gymnasium
+import jax
 import numpy as np
-import pytest
 
 import envs
+import train
+from agents import sac
+from agents.batching import broadcast, keys_for, runs_mesh
+from agents.host_loop import make_host_loop
+from agents.off_policy import TrainConfig
 
-ROOT = Path(__file__).resolve().parents[1]
 PUSH = np.ones((2, 1), np.float32)  # full force to one side: the pole falls (termination) in a few steps
 
 
@@ -73,3 +75,63 @@ def test_seeds_give_independent_episodes_and_the_same_seed_replays_them():
     np.testing.assert_array_equal(rollout(again, actions[:1], 7).obs[:, 0], steps.obs[:, 0])
     # resetting from the seeds again (as every evaluation does) replays the same first episode
     np.testing.assert_array_equal(batch.reset(), first)
+
+
+def test_an_unknown_gym_id_stops_with_suggestions(capsys):
+    assert train.main(["sac", "--env", "gym/HalfCheetah-v3"], check_only=True) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: unknown env id 'gym/HalfCheetah-v3'. Did you mean gym/HalfCheetah-v5 or gym/HalfCheetah-v4")
+
+
+def test_the_cli_writes_a_run_directory_and_freezes_a_diverging_run(tmp_path, capsys):
+    out = tmp_path / "run"
+    code = train.main([
+        "sac", "--env", "gym/InvertedPendulum-v4", "--seeds", "2", "--total-steps", "200", "--eval-every", "100",
+        "--eval-episodes", "2", "--learning-starts", "50", "--batch-size", "32", "--actor-width", "16",
+        "--critic-width", "16", "--sweep", "learning_rate=1e-3,1e9", "--out", str(out),
+    ])
+    assert code == 0
+    assert {p.name for p in out.iterdir()} >= {"config.json", "evals.csv", "summary.json", "curves.png"}
+    assert json.loads((out / "config.json").read_text())["run"]["env"] == "gym/InvertedPendulum-v4"
+    with open(out / "evals.csv") as file:
+        rows = list(csv.DictReader(file))
+    assert [(r["run"], r["env_step"]) for r in rows] == [(str(run), str(step)) for step in (100, 200) for run in range(4)]
+    healthy = [float(r["eval_return"]) for r in rows if r["learning_rate"] == "0.001"]
+    assert all(value >= 1 for value in healthy)
+    summary = json.loads((out / "summary.json").read_text())
+    assert sorted((d["run"], d["seed"]) for d in summary["diverged"]) == [(2, 0), (3, 1)]
+    assert all(r["eval_return"] == "nan" for r in rows if r["learning_rate"] == "1e+09")
+    printed = capsys.readouterr().out
+    assert "sac on gym/InvertedPendulum-v4: 2 seeds x 2 settings" in printed and "diverged (NaN/Inf)" in printed
+
+
+def test_sac_balances_the_inverted_pendulum_and_the_same_seed_replays_its_run():
+    """Runs of seeds 0, 1 and 0 again, vmapped; about 40 s on a 2-core CPU. Each seed must reach the
+    maximum return 1000 at one of the evaluations (every 1000 steps) within 6000 env steps.
+
+    Measured with these settings, seeds 0-5 first reach 1000 at 5000, 4000, 6000, 4000, 4000 and
+    5000 steps, seeds 6-11 at 3000, 6000, 3000, 5000, 4000 and 5000 (12 of 12 by 6000; seeds 0 and 1
+    with 1000 and 2000 steps to spare). With UTD 1 instead of 4, 4 of 6 seeds stay below 300 at 8000 steps.
+    """
+    config = TrainConfig(
+        agent="sac",
+        agent_config=sac.Config(actor_width=64, critic_width=64, batch_size=128, learning_starts=1000, utd=4),
+        env="gym/InvertedPendulum-v4",
+        total_steps=6000,
+        eval_every=1000,
+        eval_episodes=2,
+    )
+    seeds = [0, 1, 0]
+    hp = broadcast(sac.Hyperparams(learning_rate=1e-3), len(seeds))
+    runs = make_host_loop(config).on_runs(hp, keys_for(seeds), seeds, runs_mesh())
+    runs.compile()
+    state, returns = runs.init(), []
+    for period in range(config.num_evals):
+        state, metrics = runs.run_period(state, period)
+        returns.append(np.asarray(metrics["eval_return"]))
+    returns = np.stack(returns, axis=1)
+    assert (returns.max(axis=1) == 1000).all(), returns
+    np.testing.assert_array_equal(returns[0], returns[2])
+    for leaf in jax.tree.leaves(state.agent):
+        np.testing.assert_array_equal(leaf[0], leaf[2])
+    assert not np.array_equal(jax.tree.leaves(state.agent)[0][0], jax.tree.leaves(state.agent)[0][1])
