@@ -30,8 +30,8 @@ TRAINING, EVALUATION = 0, 1
 
 
 def env_seeds(seed: int, count: int, purpose: int) -> list[int]:
-    """The gymnasium seeds of `count` envs of the run with `seed`, for TRAINING or EVALUATION."""
-    return [int(s) for s in np.random.SeedSequence([seed, purpose]).generate_state(count)]
+    """The gymnasium seeds of `count` envs of the run with `seed` (any integer), for TRAINING or EVALUATION."""
+    return [int(s) for s in np.random.SeedSequence([seed % 2**64, purpose]).generate_state(count)]
 
 
 class HostLoop(NamedTuple):
@@ -61,6 +61,8 @@ class HostRuns:
         self.config, self.env, self.hp, self.keys, self.seeds = config, loop.env, hp, keys, seeds
         num_runs = self.num_runs = len(seeds)
         self.sharded, self.replicated = batching.run_sharding(mesh), batching.replicated(mesh)
+        self.actions = None
+        """The actions of the next iteration, [num_runs, num_envs, action_dim] on the device."""
 
         def init(hp, key, obs) -> tuple[RunState, jax.Array]:
             """-> (the run, its actions for iteration 0)"""

@@ -5,6 +5,10 @@ on-device replay buffer and performs `utd * num_envs` gradient updates, all insi
 evaluation period is `eval_every` env steps followed by a deterministic evaluation on separate
 environments with fixed keys. `train(config, hparams, key)` is pure: N seeds are `jax.vmap` over
 keys (and hyperparameters) of this one function.
+
+The act / learn / divergence pieces of an iteration (`LoopParts`, `make_parts`) are written once
+here and shared with the host-stepped loop of agents/host_loop.py, which steps gymnasium MuJoCo
+on the host instead of inside `lax.scan`.
 """
 
 from __future__ import annotations

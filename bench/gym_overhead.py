@@ -8,7 +8,9 @@ an update every step), in ms per loop iteration (one env step of every run):
               random actions, no agent, no wrapper
   update      the same jitted call alone, its inputs already on the device, no env
   overhead    host loop - raw envs - update: the EnvBatch wrapper (rescaling, stacking), transfers,
-              reshapes
+              reshapes (the difference of two large numbers on a shared CPU: noisy)
+  no update   the host loop before learning starts: env steps, random actions, the jitted store
+  loop cost   no update - raw envs: what the host loop adds per iteration besides the update
 Compile time (every jitted piece of the loop, lower().compile()) is reported separately.
 
     python bench/gym_overhead.py [--env gym/HalfCheetah-v4] [--seeds 1 5] [--steps 1000]
@@ -29,8 +31,9 @@ from agents.host_loop import make_host_loop
 from agents.off_policy import TrainConfig
 
 
-def measure(env_id: str, num_seeds: int, steps: int) -> dict:
-    """ms per iteration of the host loop, raw env stepping and the jitted call alone; compile s."""
+def measure(env_id: str, num_seeds: int, steps: int, rounds: int) -> dict:
+    """Seconds per iteration of the host loop, raw env stepping and the jitted call alone (medians
+    over `rounds` interleaved rounds of steps / rounds iterations each); compile seconds."""
     config = TrainConfig(
         agent="sac",
         agent_config=sac.Config(learning_starts=0),
@@ -48,48 +51,70 @@ def measure(env_id: str, num_seeds: int, steps: int) -> dict:
     carry = runs.start_period_compiled(runs.init(), runs.hp)
 
     carry = runs.iterate(carry, 0, steps // 4)  # warm-up
-    jax.block_until_ready(carry)
-    start = time.perf_counter()
-    carry = runs.iterate(carry, steps // 4, steps)
-    jax.block_until_ready((carry, runs.actions))
-    host_loop = (time.perf_counter() - start) / steps
-
     actions = np.asarray(runs.actions)
     timestep = jax.device_put(jax.tree.map(runs.per_run, runs.train_envs.step(actions.reshape(num_seeds, -1))))
-    start = time.perf_counter()
-    for index in range(steps):
-        carry, runs.actions = runs.step_compiled(carry, runs.actions, timestep, np.int32(steps + index), runs.hp)
-    jax.block_until_ready((carry, runs.actions))
-    update = (time.perf_counter() - start) / steps
-
     gym_envs = runs.train_envs.envs
     space = gym_envs[0].action_space
     random_actions = np.random.default_rng(0).uniform(space.low, space.high, (steps, num_seeds, *space.shape))
-    start = time.perf_counter()
-    for index in range(steps):
-        for env, action in zip(gym_envs, random_actions[index].astype(np.float32)):
-            _, _, terminated, truncated, _ = env.step(action)
-            if terminated or truncated:
-                env.reset()
-    raw_envs = (time.perf_counter() - start) / steps
-    return {"compile_seconds": compile_seconds, "host_loop": host_loop, "raw_envs": raw_envs, "update": update}
+    chunk = steps // rounds
+    timings = {"host_loop": [], "update": [], "raw_envs": [], "no_update": []}
+
+    def timed(name, fn):
+        start = time.perf_counter()
+        fn()
+        jax.block_until_ready(runs.actions)
+        timings[name].append((time.perf_counter() - start) / chunk)
+
+    def host_loop(first):
+        nonlocal carry
+        carry = runs.iterate(carry, first, chunk)
+
+    def no_update():
+        # iterations before learning starts (negative indices): random actions, no gradient update
+        host_loop(-chunk)
+
+    def update_alone(first):
+        nonlocal carry
+        for index in range(first, first + chunk):
+            carry, runs.actions = runs.step_compiled(carry, runs.actions, timestep, np.int32(index), runs.hp)
+
+    def raw_envs(first):
+        for index in range(first, first + chunk):
+            for env, action in zip(gym_envs, random_actions[index].astype(np.float32)):
+                _, _, terminated, truncated, _ = env.step(action)
+                if terminated or truncated:
+                    env.reset()
+
+    # interleaved rounds, medians: the CPU is shared, so each round's three parts see the same load
+    for round_index in range(rounds):
+        first = steps // 4 + 2 * round_index * chunk
+        timed("host_loop", lambda: host_loop(first))
+        timed("update", lambda: update_alone(first + chunk))
+        timed("raw_envs", lambda: raw_envs(round_index * chunk))
+        timed("no_update", no_update)
+    return {"compile_seconds": compile_seconds, **{name: float(np.median(t)) for name, t in timings.items()}}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--env", default="gym/HalfCheetah-v4", help="a gym/ env id")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 5], help="seed counts (one env each)")
-    parser.add_argument("--steps", type=int, default=1000, help="timed iterations per measurement")
+    parser.add_argument("--steps", type=int, default=1000, help="timed iterations of each part")
+    parser.add_argument("--rounds", type=int, default=5, help="interleaved rounds (medians are reported)")
     args = parser.parse_args()
     print(describe_device())
     print(f"{args.env}, SAC 256x256, batch 256, UTD 1, an update every step; ms per iteration (all seeds)")
-    print(f"{'seeds':>5} {'compile s':>9} {'host loop':>9} {'raw envs':>8} {'update':>7} {'overhead':>8} {'ms/run-step':>11}")
+    print(
+        f"{'seeds':>5} {'compile s':>9} {'host loop':>9} {'raw envs':>8} {'update':>7} {'overhead':>8} "
+        f"{'no update':>9} {'loop cost':>9} {'ms/run-step':>11}"
+    )
     for num_seeds in args.seeds:
-        r = {k: v * 1e3 if k != "compile_seconds" else v for k, v in measure(args.env, num_seeds, args.steps).items()}
+        r = {k: v * 1e3 if k != "compile_seconds" else v for k, v in measure(args.env, num_seeds, args.steps, args.rounds).items()}
         overhead = r["host_loop"] - r["raw_envs"] - r["update"]
         print(
             f"{num_seeds:>5} {r['compile_seconds']:>9.1f} {r['host_loop']:>9.2f} {r['raw_envs']:>8.2f} "
-            f"{r['update']:>7.2f} {overhead:>8.2f} {r['host_loop'] / num_seeds:>11.2f}",
+            f"{r['update']:>7.2f} {overhead:>8.2f} {r['no_update']:>9.2f} {r['no_update'] - r['raw_envs']:>9.2f} "
+            f"{r['host_loop'] / num_seeds:>11.2f}",
             flush=True,
         )
 
