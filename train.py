@@ -1,4 +1,4 @@
-"""Occam's single command: CLI -> config -> fused, seed-vmapped training -> run directory.
+"""Occam's single command: CLI -> config -> seed-vmapped training (fused, or host-stepped for gym/ ids) -> run directory.
 
     python train.py                                     # the default: CrossQ on gymnax/Pendulum-v1
     python train.py sac --env brax/hopper --seeds 4 --total-steps 100000 --out runs/hopper
@@ -35,7 +35,8 @@ class RunArgs:
     """What to run, how long, and where to write it."""
 
     env: str = "gymnax/Pendulum-v1"
-    """Environment id, e.g. gymnax/Pendulum-v1 or brax/hopper (a wrong id lists them all)."""
+    """Environment id, e.g. gymnax/Pendulum-v1, brax/hopper or gym/HalfCheetah-v4 (host-stepped MuJoCo);
+    a wrong id lists them all."""
     seeds: int = 5
     """Number of independent runs, vmapped in one compiled program."""
     seed: int = 0
@@ -195,12 +196,15 @@ def run_training(agent_name: str, command: Command, check_only: bool = False) ->
     run = command.run
     if run.seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {run.seeds}")
+    import envs
+
     if getattr(AGENTS[agent_name], "LOOP", "off_policy") == "on_policy":
         from agents.on_policy import OnPolicyConfig as LoopConfig
         from agents.on_policy import make_loop
     else:
         from agents.off_policy import TrainConfig as LoopConfig
         from agents.off_policy import make_loop
+    from agents.off_policy import TrainConfig
 
     config = LoopConfig(
         agent=agent_name,
@@ -212,6 +216,10 @@ def run_training(agent_name: str, command: Command, check_only: bool = False) ->
         num_envs=run.num_envs,
     )
     try:
+        if envs.is_host_stepped(config.env):
+            if LoopConfig is not TrainConfig:
+                raise ConfigError(f"{agent_name} runs on jittable envs only; {config.env} is stepped on the host")
+            from agents.host_loop import make_host_loop as make_loop
         loop = make_loop(config)
     except ValueError as error:  # unknown env ids and bad network specs included
         raise ConfigError(str(error)) from None
@@ -253,14 +261,17 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     mesh = batching.runs_mesh()
     padded = batching.padded_runs(num_runs, mesh.size)
     hp = batching.pad_runs(command.hp.replace(**{k: jnp.asarray(v) for k, v in hp_values.items()}), padded)
-    keys = batching.pad_runs(batching.keys_for([seed for _, seed in runs]), padded)
-    init_fn = batching.vmap_runs(loop.init, padded)
-    state_shape = jax.eval_shape(init_fn, hp, keys)
+    run_seeds = [seed for _, seed in runs]
+    keys = batching.pad_runs(batching.keys_for(run_seeds), padded)
+    batched = loop.on_runs(hp, keys, run_seeds + run_seeds[-1:] * (padded - num_runs), mesh)
+    state_shape = batched.state_shape
     check_memory(state_shape, padded, mesh.size, config)
     if run.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0 (0: no checkpoints), got {run.checkpoint_every}")
     out = Path(run.resume) if run.resume else out_dir(run, config.agent)
-    stored = batching.tree_bytes(state_shape) - (0 if run.buffer_checkpoint else batching.tree_bytes(state_shape.buffer))
+    stored = batching.tree_bytes(state_shape) - (
+        0 if run.buffer_checkpoint else batching.tree_bytes(getattr(state_shape, "buffer", None))
+    )
     check_disk(out, num_runs, config, stored if run.checkpoint_every else 0)
     if check_only:
         return 0
@@ -271,8 +282,6 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     if run.resume:
         checkpoints.require_one()
 
-    sharded, replicated = batching.run_sharding(mesh), batching.replicated(mesh)
-    hp, keys = jax.device_put(hp, sharded), jax.device_put(keys, sharded)
     preset = f" (preset {run.preset})" if run.preset else ""
     grid = f" x {len(settings)} settings of {', '.join(swept)}" if swept else ""
     print(
@@ -281,25 +290,16 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     )
 
     compile_start = time.perf_counter()
-    init = jax.jit(init_fn, in_shardings=(sharded, sharded), out_shardings=sharded).lower(hp, keys).compile()
-    run_period = (
-        jax.jit(
-            batching.vmap_runs(loop.run_period, padded, in_axes=(0, 0, None)),
-            in_shardings=(sharded, sharded, replicated),
-            out_shardings=sharded,
-            donate_argnums=0,
-        )
-        .lower(state_shape, hp, jnp.zeros((), jnp.int32))
-        .compile()
-    )
+    batched.compile()
     compile_seconds = time.perf_counter() - compile_start
     print(f"compiled in {compile_seconds:.1f} s")
 
     run_rows = [(seed, {name: settings[index][name] for name in swept}) for index, seed in runs]
-    state = init(hp, keys)
+    state = batched.init()
     env_steps, returns, diverged, earlier_seconds = [], [], {}, 0.0
     if run.resume:
-        state, progress = checkpoints.restore(state, sharded)
+        state, progress = checkpoints.restore(state, batching.run_sharding(mesh))
+        state = batched.resume(state, len(progress["env_steps"]))
         env_steps, earlier_seconds = progress["env_steps"], progress["wall_seconds"]
         returns = [np.asarray(values, np.float64) for values in progress["returns"]]
         diverged = {entry["run"]: entry for entry in progress["diverged"]}
@@ -311,7 +311,7 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     signal.signal(signal.SIGTERM, raise_interrupt)
     try:
         for period in range(len(env_steps), config.num_evals):
-            state, metrics = run_period(state, hp, jnp.int32(period))
+            state, metrics = batched.run_period(state, period)
             metrics = jax.tree.map(lambda m: m[:num_runs], batching.to_host(metrics))
             period_seconds, period_end = time.perf_counter() - period_end, time.perf_counter()
             step = (period + 1) * config.eval_every

@@ -8,7 +8,7 @@ in what happens between two evaluations; everything around that is here, written
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, NamedTuple, Protocol
 
 import jax
 import jax.numpy as jnp
@@ -82,6 +82,72 @@ class Loop(NamedTuple):
     """(state, hparams, period index) -> (state, metrics of the period, ending with its evaluation)"""
     train: Callable[[Any, jax.Array], tuple[Any, dict]]
     """(hparams, key) -> (final state, metrics stacked over evaluations [num_evals, ...])"""
+
+    def on_runs(self, hp: Any, keys: jax.Array, seeds: list[int], mesh) -> "Runs":
+        """The loop over a runs axis (hp, keys: leading [num_runs]), sharded over `mesh`."""
+        del seeds  # the keys alone seed a fused run
+        return FusedRuns(self, hp, keys, mesh)
+
+
+class Runs(Protocol):
+    """A loop batched over the runs axis, as `train.py` drives it: `state_shape` (before
+    compiling), `compile()`, `init()`, then `run_period(state, period)` once per evaluation."""
+
+    state_shape: Any
+    """The batched run state's shapes (jax.ShapeDtypeStruct leaves)."""
+
+    def compile(self) -> None: ...
+
+    def init(self) -> Any: ...
+
+    def resume(self, state: Any, evaluations: int) -> Any:
+        """-> the state restored from a checkpoint after `evaluations` periods, ready to go on."""
+
+    def run_period(self, state: Any, period: int) -> tuple[Any, dict]:
+        """-> (state, metrics [num_runs] of the period, ending with its evaluation)"""
+
+
+class FusedRuns:
+    """The fused loop: one compiled program per period, every env step inside it."""
+
+    def __init__(self, loop: Loop, hp: Any, keys: jax.Array, mesh):
+        from agents import batching
+
+        num_runs = keys.shape[0]
+        self.sharded, self.replicated = batching.run_sharding(mesh), batching.replicated(mesh)
+        self.loop, self.hp, self.keys = loop, hp, keys
+        self.init_fn = batching.vmap_runs(loop.init, num_runs)
+        self.run_period_fn = batching.vmap_runs(loop.run_period, num_runs, in_axes=(0, 0, None))
+        self.state_shape = jax.eval_shape(self.init_fn, hp, keys)
+
+    def compile(self) -> None:
+        sharded, replicated = self.sharded, self.replicated
+        self.hp, self.keys = jax.device_put(self.hp, sharded), jax.device_put(self.keys, sharded)
+        self.compiled_init = (
+            jax.jit(self.init_fn, in_shardings=(sharded, sharded), out_shardings=sharded)
+            .lower(self.hp, self.keys)
+            .compile()
+        )
+        self.compiled_period = (
+            jax.jit(
+                self.run_period_fn,
+                in_shardings=(sharded, sharded, replicated),
+                out_shardings=sharded,
+                donate_argnums=0,
+            )
+            .lower(self.state_shape, self.hp, jnp.zeros((), jnp.int32))
+            .compile()
+        )
+
+    def init(self) -> Any:
+        return self.compiled_init(self.hp, self.keys)
+
+    def resume(self, state: Any, evaluations: int) -> Any:
+        """The checkpoint holds everything, env states included: nothing to restore."""
+        return state
+
+    def run_period(self, state: Any, period: int) -> tuple[Any, dict]:
+        return self.compiled_period(state, self.hp, jnp.int32(period))
 
 
 def select(keep_new: jax.Array, new: Any, old: Any) -> Any:

@@ -5,12 +5,16 @@ on-device replay buffer and performs `utd * num_envs` gradient updates, all insi
 evaluation period is `eval_every` env steps followed by a deterministic evaluation on separate
 environments with fixed keys. `train(config, hparams, key)` is pure: N seeds are `jax.vmap` over
 keys (and hyperparameters) of this one function.
+
+The act / learn / divergence pieces of an iteration (`LoopParts`, `make_parts`) are written once
+here and shared with the host-stepped loop of agents/host_loop.py, which steps gymnasium MuJoCo
+on the host instead of inside `lax.scan`.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from typing import Any, Callable, NamedTuple
 
 import flax.struct
 import jax
@@ -88,17 +92,51 @@ class RunState:
     """-1 while healthy; else the env step at which a loss or parameter became NaN/Inf (the run is frozen)."""
 
 
-def make_loop(config: TrainConfig) -> loop.Loop:
+class PeriodCarry(NamedTuple):
+    """What an evaluation period carries from step to step besides the run itself."""
+
+    run: RunState
+    metrics: dict
+    """The metrics of the last gradient update."""
+    finished_return: jax.Array
+    """Sum of the returns of the training episodes finished in this period."""
+    finished_count: jax.Array
+    """How many training episodes finished in this period."""
+    first_bad_step: jax.Array
+    """The env step of the first NaN/Inf critic loss in this period; -1 if none."""
+
+
+class LoopParts(NamedTuple):
+    """The act / learn / divergence pieces of one run, written once and shared by the fused loop
+    (envs stepped inside `lax.scan`) and the host-stepped loop (agents/host_loop.py). Every
+    function is pure and works on one run; loops vmap them over runs. iteration_index counts the
+    loop's iterations from 0 (one iteration: num_envs env steps), unbatched across runs."""
+
+    init: Callable[[Any, jax.Array, Callable], RunState]
+    """(hparams, key, reset) -> RunState; reset(env key) -> (env state, first obs [num_envs, *obs_shape])"""
+    act: Callable[[RunState, jax.Array, jax.Array], jax.Array]
+    """(run, iteration_index, key) -> actions [num_envs, action_dim] in [-1, 1]: uniform before
+    learning_starts, then the stochastic policy on RSNorm-normalized observations"""
+    policy: Callable[[RunState, jax.Array, jax.Array, bool], jax.Array]
+    """(run, obs [n, *obs_shape], key, deterministic) -> actions [n, action_dim]: the agent on normalized obs"""
+    start_period: Callable[[RunState, Any], PeriodCarry]
+    """(run, hparams) -> the carry of a fresh period"""
+    learn: Callable[[PeriodCarry, jax.Array, envs.Timestep, jax.Array, Any, jax.Array], PeriodCarry]
+    """(carry, actions, timestep [num_envs], iteration_index, hparams, key) -> carry: stores the
+    transitions, updates the RSNorm statistics, does the gradient updates, counts episodes and NaNs"""
+    end_period: Callable[[RunState, PeriodCarry, jax.Array], RunState]
+    """(run at the period's start, carry, period) -> the run, frozen at its start if it diverged"""
+    period_metrics: Callable[[RunState, PeriodCarry, jax.Array, jax.Array, jax.Array], dict]
+    """(run, carry, eval returns [eval_episodes], eval lengths [eval_episodes], period) -> metrics"""
+
+
+def make_parts(config: TrainConfig, spec: envs.EnvSpec) -> LoopParts:
     validate(config)
+    require_continuous(spec, config.agent)
     agent = AGENTS[config.agent]
     agent_config = config.agent_config
-    env = envs.make(config.env)
-    spec = env.spec
-    require_continuous(spec, config.agent)
     num_envs = config.num_envs
     updates_per_iteration = agent_config.utd * num_envs
-    vmapped_step = jax.vmap(env.step)
-    vmapped_reset = jax.vmap(env.reset)
     # observations reach the agent normalized; the buffer keeps them raw and batches are normalized
     # with the statistics current at sampling time
     if agent_config.uses_rsnorm:
@@ -106,10 +144,10 @@ def make_loop(config: TrainConfig) -> loop.Loop:
     else:
         observe, normalize = (lambda stats, obs: stats), (lambda stats, obs: obs)
 
-    def init(hp, key: jax.Array) -> RunState:
+    def init(hp, key: jax.Array, reset: Callable) -> RunState:
         agent_key, env_key, eval_key, key = jax.random.split(key, 4)
+        env_state, obs = reset(env_key)
         agent_state = agent.init(agent_key, spec, agent_config, hp)
-        env_state, obs = vmapped_reset(jax.random.split(env_key, num_envs))
         example = Transition(
             obs=obs[0],
             action=jnp.zeros((spec.action_dim,), jnp.float32),
@@ -130,7 +168,6 @@ def make_loop(config: TrainConfig) -> loop.Loop:
 
     # the first iteration after which the buffer holds learning_starts transitions
     first_learning_iteration = max(0, -(-(agent_config.learning_starts - num_envs) // num_envs))
-
     refilled = min(agent_config.learning_starts, config.buffer_capacity)
 
     def gradient_updates(agent_state, replay, obs_stats, key, hp, iteration_index):
@@ -150,16 +187,18 @@ def make_loop(config: TrainConfig) -> loop.Loop:
         )
         return agent_state, jax.tree.map(lambda m: m[-1], metrics)
 
-    def iteration(carry, iteration_index, hp):
-        run, last_metrics, finished_return, finished_count, first_bad_step = carry
-        key, act_key, step_key, update_key = jax.random.split(run.key, 4)
-        env_steps_before = iteration_index * num_envs
-        actions = jax.lax.cond(
-            env_steps_before < agent_config.learning_starts,
-            lambda: jax.random.uniform(act_key, (num_envs, spec.action_dim), minval=-1.0, maxval=1.0),
-            lambda: agent.act(run.agent, normalize(run.obs_stats, run.obs), act_key, False),
+    def policy(run: RunState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+        return agent.act(run.agent, normalize(run.obs_stats, obs), key, deterministic)
+
+    def act(run: RunState, iteration_index: jax.Array, key: jax.Array) -> jax.Array:
+        return jax.lax.cond(
+            iteration_index * num_envs < agent_config.learning_starts,
+            lambda: jax.random.uniform(key, (num_envs, spec.action_dim), minval=-1.0, maxval=1.0),
+            lambda: policy(run, run.obs, key, False),
         )
-        env_state, timestep = vmapped_step(jax.random.split(step_key, num_envs), run.env_state, actions)
+
+    def learn(carry: PeriodCarry, actions, timestep: envs.Timestep, iteration_index, hp, key) -> PeriodCarry:
+        run = carry.run
         replay = buffer.add(
             run.buffer,
             Transition(
@@ -174,57 +213,80 @@ def make_loop(config: TrainConfig) -> loop.Loop:
         # wait until the buffer again holds learning_starts transitions
         agent_state, metrics = jax.lax.cond(
             (iteration_index >= first_learning_iteration) & (replay.size >= refilled),
-            lambda: gradient_updates(run.agent, replay, run.obs_stats, update_key, hp, iteration_index),
-            lambda: (run.agent, last_metrics),
+            lambda: gradient_updates(run.agent, replay, run.obs_stats, key, hp, iteration_index),
+            lambda: (run.agent, carry.metrics),
         )
         done = timestep.done
-        run = run.replace(
-            agent=agent_state,
-            buffer=replay,
-            env_state=env_state,
-            obs=timestep.obs,
-            obs_stats=observe(run.obs_stats, timestep.obs),
-            key=key,
-        )
         # every agent reports a critic loss; other metrics may be NaN by design (skipped delayed updates)
         bad = ~jnp.isfinite(metrics["critic_loss"])
-        return (
-            run,
-            metrics,
-            finished_return + jnp.sum(jnp.where(done, timestep.episode_return, 0.0)),
-            finished_count + jnp.sum(done),
-            jnp.where((first_bad_step < 0) & bad, env_steps_before + num_envs, first_bad_step),
-        ), None
+        return PeriodCarry(
+            run=run.replace(
+                agent=agent_state, buffer=replay, obs=timestep.obs, obs_stats=observe(run.obs_stats, timestep.obs)
+            ),
+            metrics=metrics,
+            finished_return=carry.finished_return + jnp.sum(jnp.where(done, timestep.episode_return, 0.0)),
+            finished_count=carry.finished_count + jnp.sum(done),
+            first_bad_step=jnp.where(
+                (carry.first_bad_step < 0) & bad, (iteration_index + 1) * num_envs, carry.first_bad_step
+            ),
+        )
 
-    def metrics_template(run: RunState, hp) -> dict:
+    def start_period(run: RunState, hp) -> PeriodCarry:
         batch = jax.tree.map(
             lambda x: jnp.zeros((agent_config.batch_size, *x.shape[1:]), x.dtype), run.buffer.data
         )
         shapes = jax.eval_shape(agent.update, run.agent, batch, run.key, hp, jnp.zeros((), jnp.int32))[1]
-        return jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
+        no_step = jnp.array(-1, jnp.int32)
+        return PeriodCarry(run, metrics, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32), no_step)
+
+    def end_period(start: RunState, carry: PeriodCarry, period) -> RunState:
+        """The run after a period, frozen at its start if it diverged (see loop.freeze_if_diverged)."""
+        period_end = (period + 1) * config.eval_every
+        return loop.freeze_if_diverged(start, carry.run, carry.first_bad_step, period_end, loop.all_finite(carry.run.agent))
+
+    def period_metrics(run: RunState, carry: PeriodCarry, eval_returns, eval_lengths, period) -> dict:
+        """The last update's metrics and the period's evaluation; a diverged run's eval return reads NaN."""
+        return loop.period_metrics(
+            run, carry.metrics, eval_returns, eval_lengths, carry.finished_return, carry.finished_count,
+            (period + 1) * config.eval_every,
+        )
+
+    return LoopParts(init, act, policy, start_period, learn, end_period, period_metrics)
+
+
+def make_loop(config: TrainConfig) -> loop.Loop:
+    env = envs.make(config.env)
+    if isinstance(env, envs.HostEnv):
+        raise ConfigError(f"{config.env} is stepped on the host: use agents.host_loop.make_host_loop")
+    parts = make_parts(config, env.spec)
+    num_envs = config.num_envs
+    vmapped_step = jax.vmap(env.step)
+    vmapped_reset = jax.vmap(env.reset)
+
+    def init(hp, key: jax.Array) -> RunState:
+        return parts.init(hp, key, lambda env_key: vmapped_reset(jax.random.split(env_key, num_envs)))
+
+    def iteration(carry: PeriodCarry, iteration_index, hp):
+        key, act_key, step_key, update_key = jax.random.split(carry.run.key, 4)
+        actions = parts.act(carry.run, iteration_index, act_key)
+        env_state, timestep = vmapped_step(jax.random.split(step_key, num_envs), carry.run.env_state, actions)
+        carry = carry._replace(run=carry.run.replace(env_state=env_state, key=key))
+        return parts.learn(carry, actions, timestep, iteration_index, hp, update_key), None
 
     def run_period(start: RunState, hp, period) -> tuple[RunState, dict]:
-        """One evaluation period. A run whose losses or parameters turn NaN/Inf keeps the state it
-        had at the period's start from then on (frozen, so it cannot poison anything shared), its
-        `diverged_at` records the env step, and its eval returns read NaN."""
+        """One evaluation period: iterations_per_eval iterations, the divergence check, the evaluation."""
         first = period * config.iterations_per_eval
-        no_step = jnp.array(-1, jnp.int32)
-        carry = (start, metrics_template(start, hp), jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32), no_step)
-        (run, metrics, finished_return, finished_count, first_bad_step), _ = jax.lax.scan(
-            lambda c, i: iteration(c, i, hp), carry, first + jnp.arange(config.iterations_per_eval)
+        carry, _ = jax.lax.scan(
+            lambda c, i: iteration(c, i, hp),
+            parts.start_period(start, hp),
+            first + jnp.arange(config.iterations_per_eval),
         )
-        period_end = (period + 1) * config.eval_every
-        run = loop.freeze_if_diverged(start, run, first_bad_step, period_end, loop.all_finite(run.agent))
+        run = parts.end_period(start, carry, period)
         eval_returns, eval_lengths = loop.evaluate(
-            env,
-            lambda obs, key: agent.act(run.agent, normalize(run.obs_stats, obs), key, True),
-            config.eval_episodes,
-            run.eval_key,
+            env, lambda obs, key: parts.policy(run, obs, key, True), config.eval_episodes, run.eval_key
         )
-        metrics = loop.period_metrics(
-            run, metrics, eval_returns, eval_lengths, finished_return, finished_count, period_end
-        )
-        return run, metrics
+        return run, parts.period_metrics(run, carry, eval_returns, eval_lengths, period)
 
     def train(hp, key) -> tuple[RunState, dict]:
         run = init(hp, key)

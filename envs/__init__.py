@@ -1,12 +1,14 @@
-"""One functional interface over gymnax and brax: `make("gymnax/Pendulum-v1")`, `make("brax/hopper")`."""
+"""One interface over gymnax, brax and gymnasium MuJoCo: `make("gymnax/Pendulum-v1")`, `make("brax/hopper")`,
+`make("gym/HalfCheetah-v4")` (host-stepped: a `HostEnv`, see envs/gym_envs.py)."""
 
 from __future__ import annotations
 
 import difflib
 
 from envs.core import Env, EnvSpec, EnvState, Timestep
+from envs.gym_envs import HostEnv
 
-__all__ = ["Env", "EnvSpec", "EnvState", "Timestep", "UnknownEnvError", "available", "make"]
+__all__ = ["Env", "EnvSpec", "EnvState", "HostEnv", "Timestep", "UnknownEnvError", "available", "is_host_stepped", "make"]
 
 
 class UnknownEnvError(ValueError):
@@ -15,17 +17,27 @@ class UnknownEnvError(ValueError):
 
 def available() -> list[str]:
     """Every id `make` accepts."""
-    from envs import brax_envs, gymnax_envs
+    from envs import brax_envs, gym_envs, gymnax_envs
 
-    return [f"gymnax/{n}" for n in gymnax_envs.available()] + [f"brax/{n}" for n in brax_envs.NAMES]
+    return (
+        [f"gymnax/{n}" for n in gymnax_envs.available()]
+        + [f"brax/{n}" for n in brax_envs.NAMES]
+        + [f"gym/{n}" for n in gym_envs.NAMES]
+    )
 
 
-def make(env_id: str, **kwargs) -> Env:
+def is_host_stepped(env_id: str) -> bool:
+    """Whether `make(env_id)` gives a host-stepped `HostEnv` (gymnasium MuJoCo) rather than a jittable `Env`."""
+    return env_id.startswith("gym/")
+
+
+def make(env_id: str, **kwargs) -> Env | HostEnv:
     """Builds the environment `env_id` ("<backend>/<name>"); kwargs go to the backend.
 
     gymnax: EnvParams fields (e.g. max_steps_in_episode=100).
     brax: backend= ("generalized", "positional", "spring", "mjx"), max_episode_steps=, and the
     env constructor's arguments.
+    gym: gymnasium.make's arguments (e.g. max_episode_steps=50); returns a host-stepped `HostEnv`.
     """
     ids = available()
     if env_id not in ids:
@@ -37,6 +49,10 @@ def make(env_id: str, **kwargs) -> Env:
         from envs import gymnax_envs
 
         return gymnax_envs.make(name, **kwargs)
+    if backend == "gym":
+        from envs import gym_envs
+
+        return gym_envs.make(name, **kwargs)
     from envs import brax_envs
 
     return brax_envs.make(name, **kwargs)

@@ -84,6 +84,12 @@ class Env:
     step: Callable[[jax.Array, EnvState, jax.Array], tuple[EnvState, Timestep]]
 
 
+def to_env_action(action, low, high):
+    """Continuous actions [..., action_dim] in [-1, 1] clipped and mapped affinely onto [low, high]
+    (numpy or jax arrays alike)."""
+    return low + 0.5 * (action.clip(-1.0, 1.0) + 1.0) * (high - low)
+
+
 def make_env(
     spec: EnvSpec,
     raw_reset: RawReset,
@@ -97,19 +103,14 @@ def make_env(
     action in [-1, 1] is clipped and mapped affinely onto them.
     """
 
-    def to_env_action(action: jax.Array) -> jax.Array:
-        if not spec.is_continuous:
-            return action
-        action = jnp.clip(action, -1.0, 1.0)
-        return action_low + 0.5 * (action + 1.0) * (action_high - action_low)
-
     def reset(key: jax.Array) -> tuple[EnvState, jax.Array]:
         inner, obs = raw_reset(key)
         return EnvState(inner, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32)), obs
 
     def step(key: jax.Array, state: EnvState, action: jax.Array) -> tuple[EnvState, Timestep]:
         step_key, reset_key = jax.random.split(key)
-        inner, final_obs, reward, terminated = raw_step(step_key, state.inner, to_env_action(action))
+        env_action = to_env_action(action, action_low, action_high) if spec.is_continuous else action
+        inner, final_obs, reward, terminated = raw_step(step_key, state.inner, env_action)
         reward = jnp.asarray(reward, jnp.float32).reshape(())
         terminated = jnp.asarray(terminated).astype(bool).reshape(())
         episode_return = state.episode_return + reward
