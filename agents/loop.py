@@ -150,6 +150,16 @@ class FusedRuns:
         return self.compiled_period(state, self.hp, jnp.int32(period))
 
 
+def compose(init: Callable, run_period: Callable, num_evals: int) -> Loop:
+    """The Loop of init and run_period; its train runs num_evals periods in one lax.scan."""
+
+    def train(hp, key):
+        run = init(hp, key)
+        return jax.lax.scan(lambda r, p: run_period(r, hp, p), run, jnp.arange(num_evals))
+
+    return Loop(init=init, run_period=run_period, train=train)
+
+
 def select(keep_new: jax.Array, new: Any, old: Any) -> Any:
     """Leafwise `new if keep_new else old` (PRNG keys included)."""
 

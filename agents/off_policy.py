@@ -288,11 +288,7 @@ def make_loop(config: TrainConfig) -> loop.Loop:
         )
         return run, parts.period_metrics(run, carry, eval_returns, eval_lengths, period)
 
-    def train(hp, key) -> tuple[RunState, dict]:
-        run = init(hp, key)
-        return jax.lax.scan(lambda r, p: run_period(r, hp, p), run, jnp.arange(config.num_evals))
-
-    return loop.Loop(init=init, run_period=run_period, train=train)
+    return loop.compose(init, run_period, config.num_evals)
 
 
 def train(config: TrainConfig, hparams: Any, key: jax.Array) -> tuple[RunState, dict]:

@@ -173,11 +173,7 @@ def make_loop(config: OnPolicyConfig) -> loop.Loop:
             run, last_metrics, eval_returns, eval_lengths, finished_return, finished_count, period_end
         )
 
-    def train(hp, key) -> tuple[RunState, dict]:
-        run = init(hp, key)
-        return jax.lax.scan(lambda r, p: run_period(r, hp, p), run, jnp.arange(config.num_evals))
-
-    return loop.Loop(init=init, run_period=run_period, train=train)
+    return loop.compose(init, run_period, config.num_evals)
 
 
 def train(config: OnPolicyConfig, hparams: Any, key: jax.Array) -> tuple[RunState, dict]:
