@@ -90,22 +90,28 @@ def flag_value(flags: list[str], name: str) -> str | None:
     return None
 
 
-def resumed(directory: str, flags: list[str]) -> tuple[str, Command]:
-    """The command of the run in `directory`, read back from its config.json, set to resume."""
-    if [flag for flag in flags if flag not in ("--resume", directory, f"--resume={directory}")]:
-        raise ConfigError("--resume DIR takes no other flag: the run continues with the settings in DIR/config.json")
+def read_command(directory: str) -> tuple[str, Command]:
+    """(agent name, command) of the run in `directory`, read back from its config.json."""
     path = Path(directory) / "config.json"
     try:
         saved = json.loads(path.read_text())
         name = saved["agent"]
         module = AGENTS[name]
-        run = dict(saved["run"], sweep=tuple(saved["run"]["sweep"]), resume=directory)
+        run = dict(saved["run"], sweep=tuple(saved["run"]["sweep"]))
         command = Command(RunArgs(**run), module.Config(**saved["config"]), module.Hyperparams(**saved["hyperparams"]))
     except FileNotFoundError:
-        raise ConfigError(f"--resume {directory}: no config.json there; is it a run directory of train.py?") from None
+        raise ConfigError(f"{directory}: no config.json there; is it a run directory of train.py?") from None
     except (ValueError, KeyError, TypeError) as error:
-        raise ConfigError(f"--resume {directory}: {path} is unreadable or from another version ({error!r})") from None
+        raise ConfigError(f"{directory}: {path} is unreadable or from another version ({error!r})") from None
     return name, command
+
+
+def resumed(directory: str, flags: list[str]) -> tuple[str, Command]:
+    """The command of the run in `directory`, set to resume."""
+    if [flag for flag in flags if flag not in ("--resume", directory, f"--resume={directory}")]:
+        raise ConfigError("--resume DIR takes no other flag: the run continues with the settings in DIR/config.json")
+    name, command = read_command(directory)
+    return name, dataclasses.replace(command, run=dataclasses.replace(command.run, resume=directory))
 
 
 def agent_defaults(name: str, module, preset: str | None) -> tuple[Preset, str | None]:

@@ -7,17 +7,25 @@ observations normalized by the run's RSNorm statistics when the run uses RSNorm 
 spans the RSNorm scale), and for the critic the actions appended. The critic ensemble's members and
 the actor's action dimensions are each probed as one scalar function; the score is their mean.
 
-The run state comes from the caller (e.g. `agents.off_policy.train` in-process); loading one from a
-checkpoint directory plugs in here once checkpoints exist.
+The run state comes from the caller (e.g. `agents.off_policy.train` in-process) or from a run
+directory's newest checkpoint (`load_run`, and the command line):
+
+    python -m agents.spectral_probe RUN_DIR [--network critic|actor] [--planes 10]
 """
 
 from __future__ import annotations
 
+import argparse
+import sys
+
 import jax
 import jax.numpy as jnp
+import numpy as np
 
-from agents import AGENTS
-from agents.off_policy import RunState, TrainConfig
+import envs
+from agents import AGENTS, batching
+from agents.common import ConfigError
+from agents.off_policy import RunState, TrainConfig, make_parts
 from networks import rsnorm
 from networks.spectral import ProbeSettings, probe_function
 
@@ -69,3 +77,64 @@ def probe_run(
     scale = jnp.sqrt((weights[:, None] * (inputs - center) ** 2).sum(axis=0) / count)
     function = network_function(config, run.agent, network, run.buffer.data.obs.shape[-1])
     return probe_function(function, center, scale, key, n_planes, settings)
+
+
+def load_run(directory: str) -> tuple[TrainConfig, RunState]:
+    """(config, batched run state [num_runs, ...]) of an off-policy run directory, from its newest
+    readable checkpoint (which must hold the replay buffer: the planes are centered on its inputs)."""
+    import orbax.checkpoint as ocp
+
+    import train
+    from rundir import checkpoint
+
+    name, command = train.read_command(directory)
+    if getattr(AGENTS[name], "LOOP", "off_policy") != "off_policy":
+        raise ConfigError(f"{directory} is a {name} run; the probe reads off-policy actors and critics")
+    if not command.run.buffer_checkpoint:
+        raise ConfigError(f"{directory} was run with --no-buffer-checkpoint; the probe needs the replay buffer")
+    run = command.run
+    config = TrainConfig(name, command.config, run.env, run.total_steps, run.eval_every, run.eval_episodes, run.num_envs)
+    spec = envs.make(config.env).spec
+    parts = make_parts(config, spec)
+    checkpoints = checkpoint.Checkpoints(directory)
+    checkpoints.require_one()
+    newest = checkpoints.directory / str(max(int(p.name) for p in checkpoints.directory.iterdir() if p.name.isdigit()))
+    num_runs = ocp.StandardCheckpointer().metadata(newest / "state").item_metadata["diverged_at"].shape[0]
+    observation = jnp.zeros((config.num_envs, *spec.obs_shape))
+    init = batching.vmap_runs(lambda hp, key: parts.init(hp, key, lambda _: (None, observation)), num_runs)
+    hp = batching.broadcast(command.hp, num_runs)
+    fresh = jax.jit(init)(hp, batching.seed_keys(0, num_runs))
+    if not envs.is_host_stepped(config.env):  # the fused loop's state holds the env states too
+        reset = jax.vmap(envs.make(config.env).reset)
+        env_state = jax.vmap(lambda key: reset(jax.random.split(key, config.num_envs))[0])(
+            batching.seed_keys(0, num_runs)
+        )
+        fresh = fresh.replace(env_state=env_state)
+    state, _ = checkpoints.restore(fresh, batching.run_sharding(batching.runs_mesh()))
+    return config, state
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description="Simplicity score (mean 1/c) of each run's trained actor or critic.")
+    parser.add_argument("run_dir", help="a run directory of train.py with checkpoints")
+    parser.add_argument("--network", choices=NETWORKS, default="critic", help="which network to probe")
+    parser.add_argument("--planes", type=int, default=10, help="random 2-D planes per run")
+    parser.add_argument("--seed", type=int, default=0, help="PRNG seed of the planes")
+    args = parser.parse_args(argv)
+    try:
+        config, state = load_run(args.run_dir)
+    except ConfigError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    num_runs = state.diverged_at.shape[0]
+    print(f"{config.agent} on {config.env}, {args.network}, {args.planes} planes per run:")
+    for index in range(num_runs):
+        run = jax.tree.map(lambda x: x[index], state)
+        scores = np.asarray(probe_run(config, run, jax.random.key(args.seed), args.network, args.planes))
+        print(f"  run {index}: simplicity score {scores.mean():.5f} (1/c over planes and outputs: "
+              f"min {scores.min():.5f}, max {scores.max():.5f})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -114,3 +114,14 @@ def test_checkpoints_without_the_buffer_resume_and_refill(tmp_path, monkeypatch)
     assert train.main(["--resume", str(out)]) == 0
     returns = [float(row[3]) for row in rows(out)]
     assert len(returns) == 8 and np.all(np.isfinite(returns))
+
+
+def test_the_spectral_probe_reads_trained_networks_from_a_checkpoint(uninterrupted, capsys):
+    from agents import spectral_probe
+
+    config, state = spectral_probe.load_run(str(uninterrupted))
+    assert state.diverged_at.shape == (2,) and config.agent == "sac"
+    assert spectral_probe.main([str(uninterrupted), "--network", "actor", "--planes", "2"]) == 0
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  run ")]
+    scores = [float(line.split("score ")[1].split()[0]) for line in lines]
+    assert len(scores) == 2 and all(0 < score < np.inf for score in scores)
