@@ -272,6 +272,8 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     batched = loop.on_runs(hp, keys, run_seeds + run_seeds[-1:] * (padded - num_runs), mesh)
     state_shape = batched.state_shape
     check_memory(state_shape, padded, mesh.size, config)
+    if not run.buffer_checkpoint and not hasattr(state_shape, "buffer"):
+        raise ConfigError(f"--no-buffer-checkpoint: {config.agent} has no replay buffer to leave out")
     if run.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0 (0: no checkpoints), got {run.checkpoint_every}")
     out = Path(run.resume) if run.resume else out_dir(run, config.agent)

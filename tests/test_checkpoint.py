@@ -125,3 +125,17 @@ def test_the_spectral_probe_reads_trained_networks_from_a_checkpoint(uninterrupt
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  run ")]
     scores = [float(line.split("score ")[1].split()[0]) for line in lines]
     assert len(scores) == 2 and all(0 < score < np.inf for score in scores)
+
+
+def test_a_resumed_ppo_run_reproduces_the_uninterrupted_one(tmp_path, monkeypatch, capsys):
+    flags = ["ppo", "--seeds", "2", "--total-steps", "2048", "--eval-every", "512", "--eval-episodes", "1",
+             "--num-envs", "2", "--num-steps", "64"]
+    whole, resumed = tmp_path / "whole", tmp_path / "resumed"
+    assert train.main([*flags, "--out", str(whole)]) == 0
+    with monkeypatch.context() as patch:
+        interrupt_at_evaluation(patch, 3)
+        assert train.main([*flags, "--out", str(resumed)]) == 130
+    assert train.main(["--resume", str(resumed)]) == 0
+    assert rows(resumed) == rows(whole)
+    assert train.main([*flags, "--out", str(tmp_path / "x"), "--no-buffer-checkpoint"]) == 2
+    assert "no replay buffer" in capsys.readouterr().err
