@@ -1,10 +1,15 @@
 import os
+import tempfile
 
 import pytest
 import sys
 from pathlib import Path
 
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
+# one compilation cache for the whole session (subprocesses included): tests that compile the same
+# program twice (a run and its resumption, the same command twice) compile it once
+os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="occam-jax-cache-"))
+os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
