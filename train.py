@@ -204,13 +204,13 @@ def run_training(agent_name: str, command: Command, check_only: bool = False) ->
         raise ConfigError(f"--seeds must be a positive integer, got {run.seeds}")
     import envs
 
-    if getattr(AGENTS[agent_name], "LOOP", "off_policy") == "on_policy":
+    on_policy = getattr(AGENTS[agent_name], "LOOP", "off_policy") == "on_policy"
+    if on_policy:
         from agents.on_policy import OnPolicyConfig as LoopConfig
         from agents.on_policy import make_loop
     else:
         from agents.off_policy import TrainConfig as LoopConfig
         from agents.off_policy import make_loop
-    from agents.off_policy import TrainConfig
 
     config = LoopConfig(
         agent=agent_name,
@@ -223,7 +223,7 @@ def run_training(agent_name: str, command: Command, check_only: bool = False) ->
     )
     try:
         if envs.is_host_stepped(config.env):
-            if LoopConfig is not TrainConfig:
+            if on_policy:
                 raise ConfigError(f"{agent_name} runs on jittable envs only; {config.env} is stepped on the host")
             from agents.host_loop import make_host_loop as make_loop
         loop = make_loop(config)
@@ -277,9 +277,7 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     if run.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0 (0: no checkpoints), got {run.checkpoint_every}")
     out = Path(run.resume) if run.resume else out_dir(run, config.agent)
-    stored = batching.tree_bytes(state_shape) - (
-        0 if run.buffer_checkpoint else batching.tree_bytes(getattr(state_shape, "buffer", None))
-    )
+    stored = batching.tree_bytes(state_shape) - (0 if run.buffer_checkpoint else batching.tree_bytes(state_shape.buffer))
     check_disk(out, num_runs, config, stored if run.checkpoint_every else 0)
     if check_only:
         return 0

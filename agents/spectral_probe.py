@@ -25,7 +25,8 @@ import numpy as np
 import envs
 from agents import AGENTS, batching
 from agents.common import ConfigError
-from agents.off_policy import RunState, TrainConfig, make_parts
+from agents.host_loop import make_host_loop
+from agents.off_policy import RunState, TrainConfig, make_loop
 from networks import rsnorm
 from networks.spectral import ProbeSettings, probe_function
 
@@ -82,8 +83,6 @@ def probe_run(
 def load_run(directory: str) -> tuple[TrainConfig, RunState]:
     """(config, batched run state [num_runs, ...]) of an off-policy run directory, from its newest
     readable checkpoint (which must hold the replay buffer: the planes are centered on its inputs)."""
-    import orbax.checkpoint as ocp
-
     import train
     from rundir import checkpoint
 
@@ -94,22 +93,16 @@ def load_run(directory: str) -> tuple[TrainConfig, RunState]:
         raise ConfigError(f"{directory} was run with --no-buffer-checkpoint; the probe needs the replay buffer")
     run = command.run
     config = TrainConfig(name, command.config, run.env, run.total_steps, run.eval_every, run.eval_episodes, run.num_envs)
-    spec = envs.make(config.env).spec
-    parts = make_parts(config, spec)
+    if envs.is_host_stepped(config.env):  # gymnasium's env states live on the host, not in the state
+        host = make_host_loop(config)
+        observation = jnp.zeros((config.num_envs, *host.env.spec.obs_shape))
+        init = lambda hp, key: host.parts.init(hp, key, lambda _: (None, observation))  # noqa: E731
+    else:
+        init = make_loop(config).init
     checkpoints = checkpoint.Checkpoints(directory)
-    checkpoints.require_one()
-    newest = checkpoints.directory / str(max(int(p.name) for p in checkpoints.directory.iterdir() if p.name.isdigit()))
-    num_runs = ocp.StandardCheckpointer().metadata(newest / "state").item_metadata["diverged_at"].shape[0]
-    observation = jnp.zeros((config.num_envs, *spec.obs_shape))
-    init = batching.vmap_runs(lambda hp, key: parts.init(hp, key, lambda _: (None, observation)), num_runs)
+    num_runs = checkpoints.num_runs()
     hp = batching.broadcast(command.hp, num_runs)
-    fresh = jax.jit(init)(hp, batching.seed_keys(0, num_runs))
-    if not envs.is_host_stepped(config.env):  # the fused loop's state holds the env states too
-        reset = jax.vmap(envs.make(config.env).reset)
-        env_state = jax.vmap(lambda key: reset(jax.random.split(key, config.num_envs))[0])(
-            batching.seed_keys(0, num_runs)
-        )
-        fresh = fresh.replace(env_state=env_state)
+    fresh = jax.jit(batching.vmap_runs(init, num_runs))(hp, batching.seed_keys(0, num_runs))
     state, _ = checkpoints.restore(fresh, batching.run_sharding(batching.runs_mesh()))
     return config, state
 

@@ -86,6 +86,12 @@ class Checkpoints:
                 "start it again without --resume"
             )
 
+    def num_runs(self) -> int:
+        """The size of the runs axis of the newest checkpoint."""
+        self.require_one()
+        step = self.directory / str(self._manager.latest_step())
+        return ocp.StandardCheckpointer().metadata(step / "state").item_metadata["diverged_at"].shape[0]
+
     def restore(self, fresh_state: Any, sharding) -> tuple[Any, dict]:
         """-> (state, progress) of the newest readable checkpoint. fresh_state: a freshly initialized
         state (its shapes are the layout to read; fields left out of the checkpoint come from it).
