@@ -82,8 +82,8 @@ class Checkpoints:
         """Raises ConfigError unless a checkpoint exists (checked before compiling a resumed run)."""
         if not self._manager.all_steps():
             raise ConfigError(
-                f"no checkpoint in {self.directory}: the run stopped before its first checkpoint; "
-                "start it again without --resume"
+                f"no checkpoint in {self.directory}: the run stopped before its first checkpoint or ran "
+                "with --checkpoint-every 0 (to train it, start it again without --resume)"
             )
 
     def num_runs(self) -> int:
