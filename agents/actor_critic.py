@@ -1,13 +1,17 @@
-"""Construction shared by the SAC-family agents: a tanh-Gaussian actor and a critic ensemble."""
+"""What the actor-critic agents share: their settings, building a tanh-Gaussian actor and a critic
+ensemble, forward passes that keep trainable parameters apart from normalization statistics,
+Polyak averaging, and the temperature loss."""
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
+import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
-from agents.common import NetworkConfig, require_continuous
+from agents.common import ConfigError, NetworkConfig, require_continuous
 from envs import EnvSpec
 from networks import CriticEnsemble, TanhGaussianActor
 
@@ -43,17 +47,73 @@ class Config(NetworkConfig):
         return self.obs_norm == "rsnorm"
 
 
-def build(key: jax.Array, env_spec: EnvSpec, config, agent_name: str):
-    """-> (actor, critic, actor variables, critic variables) from config.actor_spec / critic_spec."""
+@dataclasses.dataclass(frozen=True)
+class MaxEntConfig(Config):
+    """Static settings of the maximum-entropy agents (SAC, CrossQ): a tanh-Gaussian actor and a
+    learned temperature."""
+
+    log_std_min: float = -20.0
+    """Lower bound of the actor's log-std (SB3, SBX, CrossQ: -20; SimBa: -10)."""
+    log_std_max: float = 2.0
+    """Upper bound of the actor's log-std."""
+    log_std_mode: Literal["clip", "tanh"] = "clip"
+    """How the actor's log-std is bounded: clip (SB3, SBX, CrossQ) or tanh, a smooth squash (SimBa)."""
+    temperature_loss: Literal["log_alpha", "alpha"] = "log_alpha"
+    """Temperature loss: log_alpha * (H - H_target) (SB3, SBX) or alpha * (H - H_target), whose gradient
+    is scaled by alpha (the CrossQ and SimBa authors)."""
+
+    def check(self) -> None:
+        """Raises ConfigError for settings that cannot run."""
+        if not self.log_std_min < self.log_std_max:
+            raise ConfigError(
+                f"--log-std-min {self.log_std_min} must be below --log-std-max {self.log_std_max}"
+            )
+
+
+def build(key: jax.Array, env_spec: EnvSpec, config: MaxEntConfig, agent_name: str):
+    """-> (actor, critic, actor variables, critic variables) from config.actor_spec / critic_spec;
+    the variables hold "params" and "batch_stats" (empty without batch normalization)."""
     require_continuous(env_spec, agent_name)
-    actor = TanhGaussianActor(config.actor_spec, env_spec.action_dim)
+    actor = TanhGaussianActor(
+        config.actor_spec, env_spec.action_dim, config.log_std_min, config.log_std_max, config.log_std_mode
+    )
     critic = CriticEnsemble(config.critic_spec, config.num_critics)
     obs = jnp.zeros((1, *env_spec.obs_shape))
     action = jnp.zeros((1, env_spec.action_dim))
     actor_key, critic_key = jax.random.split(key)
-    return actor, critic, actor.init(actor_key, obs), critic.init(critic_key, obs, action)
+    return actor, critic, with_stats(actor.init(actor_key, obs)), with_stats(critic.init(critic_key, obs, action))
 
 
-def temperature_loss(log_alpha: jax.Array, log_prob: jax.Array, target_entropy: jax.Array) -> jax.Array:
-    """Moves alpha up when the policy's entropy (-log_prob) is below the target, down when above."""
-    return -jnp.mean(log_alpha * jax.lax.stop_gradient(log_prob + target_entropy))
+def with_stats(variables: dict) -> dict:
+    """Flax variables as {"params", "batch_stats"}, the statistics empty for networks without batch
+    normalization, so that every agent differentiates "params" alone."""
+    return {"batch_stats": {}, **variables}
+
+
+def apply_train(module: nn.Module, params: dict, variables: dict, *inputs: jax.Array):
+    """The forward pass of the network being updated: `params` (differentiated) with the batch
+    statistics of `variables`, in train mode. -> (outputs, the moved batch statistics)."""
+    outputs, updated = module.apply(
+        {"params": params, "batch_stats": variables["batch_stats"]}, *inputs, train=True, mutable=["batch_stats"]
+    )
+    return outputs, updated.get("batch_stats", {})
+
+
+def polyak(online: dict, target: dict, tau: jax.Array) -> dict:
+    """target <- tau online + (1 - tau) target for floating leaves (parameters, running statistics);
+    integer leaves (BatchRenorm's call counter) are copied from the online network."""
+    return jax.tree.map(
+        lambda new, old: tau * new + (1.0 - tau) * old if jnp.issubdtype(new.dtype, jnp.floating) else new,
+        online,
+        target,
+    )
+
+
+def temperature_loss(log_alpha: jax.Array, log_prob: jax.Array, target_entropy: jax.Array, form: str) -> jax.Array:
+    """Moves alpha up when the policy's entropy H = -log_prob is below the target, down when above:
+    form "log_alpha": log_alpha (H - H_target); "alpha": alpha (H - H_target). Both are differentiated
+    with respect to log_alpha; the second scales the step by alpha."""
+    entropy_gap = jax.lax.stop_gradient(jnp.mean(-log_prob - target_entropy))
+    scale = jnp.exp(log_alpha) if form == "alpha" else log_alpha
+    return scale * entropy_gap
+

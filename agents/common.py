@@ -54,14 +54,15 @@ class NetworkConfig:
 
     @property
     def actor_spec(self) -> NetworkSpec:
-        return self.network_spec(self.actor_net, self.actor_width, self.actor_depth, self.actor_norm)
+        return self.network_spec(self.actor_net, self.actor_width, self.actor_depth, self.actor_norm, "actor")
 
     @property
     def critic_spec(self) -> NetworkSpec:
-        return self.network_spec(self.critic_net, self.critic_width, self.critic_depth, self.critic_norm)
+        return self.network_spec(self.critic_net, self.critic_width, self.critic_depth, self.critic_norm, "critic")
 
-    def network_spec(self, kind: str, width: int, depth: int, norm: str) -> NetworkSpec:
-        """Raises ValueError for an impossible spec, or SimBa switches with no simba network."""
+    def network_spec(self, kind: str, width: int, depth: int, norm: str, role: str) -> NetworkSpec:
+        """The spec of the `role` ("actor" or "critic") network; raises ValueError naming the flags to
+        change for an impossible spec, or SimBa switches with no simba network."""
         changed = [
             flag
             for flag, value, default in (
@@ -73,6 +74,11 @@ class NetworkConfig:
         ]
         if changed and "simba" not in (self.actor_net, self.critic_net):
             raise ValueError(f"{', '.join(changed)} only affect simba networks; add --actor-net simba or --critic-net simba")
+        if kind == "mlp" and norm == "layer_norm":
+            raise ValueError(
+                f"--{role}-norm layer_norm needs --{role}-net simba; mlp networks take "
+                f"--{role}-norm none, batch_norm or batch_renorm"
+            )
         if kind != "simba":
             return NetworkSpec(kind, width, depth, norm)
         return NetworkSpec(kind, width, depth, norm, self.simba_expansion, self.simba_residual, self.simba_post_norm)
@@ -89,6 +95,20 @@ class Preset(NamedTuple):
     """Where the settings come from (paper, code), shown by --help."""
     run: Mapping[str, Any] = MappingProxyType({})
     """Run flags it sets (RunArgs field -> value, e.g. env, num_envs)."""
+
+
+def auto_gamma(max_episode_steps: int) -> float:
+    """TD-MPC2's discount heuristic, used by the SimBa and SimbaV2 authors (action repeat 1):
+    clip((T/5 - 1) / (T/5), 0.95, 0.995) for episodes of T steps (0.995 for T = 1000)."""
+    horizon = max_episode_steps / 5
+    return float(min(max((horizon - 1) / horizon, 0.95), 0.995))
+
+
+def resolve_gamma(hp: Any, max_episode_steps: int) -> Any:
+    """`hp` with gamma "auto" replaced by auto_gamma(max_episode_steps); unchanged otherwise."""
+    if isinstance(getattr(hp, "gamma", None), str) and hp.gamma == "auto":
+        return hp.replace(gamma=auto_gamma(max_episode_steps))
+    return hp
 
 
 class ConfigError(ValueError):

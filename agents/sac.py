@@ -3,11 +3,19 @@
 Twin critics with independent initialization and Polyak-averaged targets; a tanh-Gaussian actor;
 the temperature alpha is learned towards the target entropy -scale * |A|. Bootstraps through
 truncation (time limits) and not through termination: `batch.terminated` is the only cut.
+
+Any network of the suite works: only the variables' "params" are differentiated. The network being
+updated runs in train mode, so its batch (re)normalization statistics move; every other pass (acting,
+the next actions, the target critics, the critics inside the actor loss) runs in eval mode, as in the
+CrossQ authors' code. The target critics Polyak-average the online critics' statistics with their
+parameters. The critic loss is 0.5 * sum over critics of the mean squared error; the SimBa authors'
+is the plain sum, which Adam's scale invariance makes the same update.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import flax.struct
 import jax
@@ -21,8 +29,14 @@ from networks import CriticEnsemble, TanhGaussianActor, tanh_gaussian_sample
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(actor_critic.Config):
-    """Static SAC settings (shapes and counts; changing one recompiles)."""
+class Config(actor_critic.MaxEntConfig):
+    """Static SAC settings (shapes and counts; changing one recompiles). Defaults: SB3's SAC."""
+
+    actor_first: bool = False
+    """Update the actor and the temperature before the critics, whose target then uses the updated
+    actor and temperature (the SimBa authors' order); by default the critics go first (SB3, SBX, CrossQ)."""
+    temperature_weight_decay: bool = False
+    """Apply --weight-decay to the temperature too (the SimBa authors' AdamW decays every parameter)."""
 
 
 @flax.struct.dataclass
@@ -31,8 +45,8 @@ class Hyperparams:
 
     learning_rate: float = 3e-4
     """Adam learning rate of actor, critics and temperature."""
-    gamma: float = 0.99
-    """Discount factor."""
+    gamma: float | Literal["auto"] = 0.99
+    """Discount factor; auto: TD-MPC2's heuristic from the env's time limit T, clip(1 - 5/T, 0.95, 0.995)."""
     tau: float = 0.005
     """Polyak averaging rate of the target critics."""
     initial_alpha: float = 1.0
@@ -40,7 +54,8 @@ class Hyperparams:
     target_entropy_scale: float = 1.0
     """The temperature is tuned towards entropy -target_entropy_scale * |A|."""
     weight_decay: float = 0.0
-    """Decoupled (AdamW) weight decay of actor and critic parameters; the temperature has none."""
+    """Decoupled (AdamW) weight decay of actor and critic parameters (and the temperature's with
+    --temperature-weight-decay)."""
 
 
 SIMBA = Preset(
@@ -51,19 +66,31 @@ SIMBA = Preset(
         actor_depth=1,
         critic_width=512,
         critic_depth=2,
-        num_critics=1,
+        num_critics=2,
+        log_std_min=-10.0,
+        log_std_mode="tanh",
+        temperature_loss="alpha",
+        actor_first=True,
+        temperature_weight_decay=True,
     ),
-    Hyperparams(learning_rate=1e-4, weight_decay=1e-2, initial_alpha=0.01, target_entropy_scale=0.5),
-    "SimBa-SAC, Lee et al., ICLR 2025, and the authors' code SonyResearch/simba: one critic, as the authors "
-    "use on tasks without failure termination; pass --num-critics 2 for clipped double Q on tasks that "
-    "terminate on failure (Hopper, Walker2d, Ant, Humanoid)",
+    Hyperparams(
+        learning_rate=1e-4, gamma="auto", weight_decay=1e-2, initial_alpha=0.01, target_entropy_scale=0.5
+    ),
+    "SimBa-SAC as run for the published simba_utd1 curves: dojeon-ai/SimbaV2 configs/agent/simba.yaml, "
+    "configs/env/mujoco.yaml, configs/online_rl.yaml and scale_rl/agents/simba/ (Lee et al., ICLR 2025): "
+    "actor 1 block x 128, critic 2 blocks x 512, RSNorm, AdamW lr 1e-4 and weight decay 1e-2 on every "
+    "parameter, batch 256, 5000 random steps, 2 critics (clipped double Q on the episodic MuJoCo tasks, "
+    "HalfCheetah included), gamma auto (0.995 on 1000-step tasks), tau 0.005, temperature from 0.01 towards "
+    "-|A|/2 with the alpha-scaled loss, log-std squashed by tanh into [-10, 2], actor and temperature updated "
+    "before the critic",
 )
 PAPER = Preset(
-    Config(),
+    Config(temperature_loss="alpha"),
     Hyperparams(learning_rate=1e-3),
-    "the SAC baseline of the CrossQ authors' code adityab/CrossQ, whose runs are the published SAC curves "
-    "(shared/reference): Adam lr 1e-3, 256x256 ReLU, tau 0.005, UTD 1, batch 256, buffer 1M, 5000 random "
-    "steps, gamma 0.99, 2 critics with targets, alpha learned from 1.0 towards -|A|",
+    "the SAC baseline of the CrossQ authors' code adityab/CrossQ (train.py, sbx/sac/), whose runs are the "
+    "published sac curves (reports/reference/SOURCE.md): Adam lr 1e-3 (beta1 0.9), 256x256 ReLU, tau 0.005, "
+    "UTD 1, batch 256, buffer 1M, 5000 random steps, gamma 0.99, 2 critics with targets, alpha learned from "
+    "1.0 towards -|A| with the alpha-scaled loss, log-std clipped to [-20, 2]",
 )
 PRESETS = {"paper": PAPER, "simba": SIMBA}
 """sac's named settings; with no --preset, sac runs with the dataclass defaults (SB3's SAC: lr 3e-4)."""
@@ -71,111 +98,122 @@ PRESETS = {"paper": PAPER, "simba": SIMBA}
 
 @flax.struct.dataclass
 class State:
-    actor_params: dict
-    critic_params: dict
-    target_critic_params: dict
+    """Actor, critic and target critic variables ({"params", "batch_stats"}): only "params" is
+    differentiated; the statistics move in train-mode forward passes (see update)."""
+
+    actor_vars: dict
+    critic_vars: dict
+    target_critic_vars: dict
     log_alpha: jax.Array
     actor_opt: optax.OptState
     critic_opt: optax.OptState
     alpha_opt: optax.OptState
     actor: TanhGaussianActor = flax.struct.field(pytree_node=False)
     critic: CriticEnsemble = flax.struct.field(pytree_node=False)
+    config: Config = flax.struct.field(pytree_node=False)
 
 
 _adam = optim.adam()
 
 
 def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
-    actor, critic, actor_params, critic_params = actor_critic.build(key, env_spec, config, "SAC")
+    actor, critic, actor_vars, critic_vars = actor_critic.build(key, env_spec, config, "SAC")
     log_alpha = jnp.log(jnp.asarray(hp.initial_alpha, jnp.float32))
     return State(
-        actor_params=actor_params,
-        critic_params=critic_params,
-        target_critic_params=critic_params,
+        actor_vars=actor_vars,
+        critic_vars=critic_vars,
+        target_critic_vars=critic_vars,
         log_alpha=log_alpha,
-        actor_opt=_adam.init(actor_params),
-        critic_opt=_adam.init(critic_params),
+        actor_opt=_adam.init(actor_vars["params"]),
+        critic_opt=_adam.init(critic_vars["params"]),
         alpha_opt=_adam.init(log_alpha),
         actor=actor,
         critic=critic,
+        config=config,
     )
 
 
 def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-    """obs: [batch, *obs_shape] -> actions [batch, action_dim] in [-1, 1]."""
-    mean, log_std = state.actor.apply(state.actor_params, obs)
+    """obs: [batch, *obs_shape] -> actions [batch, action_dim] in [-1, 1]; the actor in eval mode."""
+    mean, log_std = state.actor.apply(state.actor_vars, obs, train=False)
     if deterministic:
         return jnp.tanh(mean)
     return tanh_gaussian_sample(mean, log_std, key)[0]
 
 
-def sample_action(state: State, actor_params: dict, obs: jax.Array, key: jax.Array):
-    mean, log_std = state.actor.apply(actor_params, obs)
-    return tanh_gaussian_sample(mean, log_std, key)
-
-
 def critic_loss(critic_params, state: State, batch: Transition, key, hp: Hyperparams):
+    """Returns (loss, (new critic batch_stats, mean Q)); next actions from the actor in eval mode,
+    their values from the target critics in eval mode, the online critics in train mode."""
     alpha = jnp.exp(state.log_alpha)
-    next_action, next_log_prob = sample_action(state, state.actor_params, batch.next_obs, key)
-    next_q = state.critic.apply(state.target_critic_params, batch.next_obs, next_action).min(axis=0)
+    mean, log_std = state.actor.apply(state.actor_vars, batch.next_obs, train=False)
+    next_action, next_log_prob = tanh_gaussian_sample(mean, log_std, key)
+    next_q = state.critic.apply(state.target_critic_vars, batch.next_obs, next_action, train=False).min(axis=0)
     soft_next_value = next_q - alpha * next_log_prob
-    target = batch.reward + hp.gamma * (1.0 - batch.terminated) * soft_next_value
-    q = state.critic.apply(critic_params, batch.obs, batch.action)
-    loss = 0.5 * jnp.sum(jnp.mean((q - jax.lax.stop_gradient(target)) ** 2, axis=-1))
-    return loss, q.mean()
+    target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.terminated) * soft_next_value)
+    q, critic_stats = actor_critic.apply_train(state.critic, critic_params, state.critic_vars, batch.obs, batch.action)
+    loss = 0.5 * jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
+    return loss, (critic_stats, q.mean())
 
 
 def actor_loss(actor_params, state: State, batch: Transition, key):
+    """Returns (loss, (new actor batch_stats, log pi)); the actor in train mode, the critics in eval mode."""
     alpha = jnp.exp(state.log_alpha)
-    action, log_prob = sample_action(state, actor_params, batch.obs, key)
-    q = state.critic.apply(state.critic_params, batch.obs, action).min(axis=0)
-    return jnp.mean(alpha * log_prob - q), log_prob
+    (mean, log_std), actor_stats = actor_critic.apply_train(state.actor, actor_params, state.actor_vars, batch.obs)
+    action, log_prob = tanh_gaussian_sample(mean, log_std, key)
+    q = state.critic.apply(state.critic_vars, batch.obs, action, train=False).min(axis=0)
+    return jnp.mean(alpha * log_prob - q), (actor_stats, log_prob)
+
+
+def update_critic(state: State, batch: Transition, key, hp: Hyperparams) -> tuple[State, dict]:
+    (loss, (critic_stats, mean_q)), grads = jax.value_and_grad(critic_loss, has_aux=True)(
+        state.critic_vars["params"], state, batch, key, hp
+    )
+    params, critic_opt = optim.apply(
+        _adam, grads, state.critic_opt, state.critic_vars["params"], hp.learning_rate, hp.weight_decay
+    )
+    state = state.replace(critic_vars={"params": params, "batch_stats": critic_stats}, critic_opt=critic_opt)
+    return state, {"critic_loss": loss, "mean_q": mean_q}
+
+
+def update_actor_and_alpha(state: State, batch: Transition, key, hp: Hyperparams) -> tuple[State, dict]:
+    (a_loss, (actor_stats, log_prob)), grads = jax.value_and_grad(actor_loss, has_aux=True)(
+        state.actor_vars["params"], state, batch, key
+    )
+    params, actor_opt = optim.apply(
+        _adam, grads, state.actor_opt, state.actor_vars["params"], hp.learning_rate, hp.weight_decay
+    )
+    target_entropy = -hp.target_entropy_scale * state.actor.action_dim
+    t_loss, alpha_grad = jax.value_and_grad(actor_critic.temperature_loss)(
+        state.log_alpha, log_prob, target_entropy, state.config.temperature_loss
+    )
+    alpha_decay = hp.weight_decay if state.config.temperature_weight_decay else 0.0
+    log_alpha, alpha_opt = optim.apply(_adam, alpha_grad, state.alpha_opt, state.log_alpha, hp.learning_rate, alpha_decay)
+    state = state.replace(
+        actor_vars={"params": params, "batch_stats": actor_stats},
+        actor_opt=actor_opt,
+        log_alpha=log_alpha,
+        alpha_opt=alpha_opt,
+    )
+    return state, {"actor_loss": a_loss, "alpha_loss": t_loss, "entropy": -jnp.mean(log_prob)}
 
 
 def update(
     state: State, batch: Transition, key: jax.Array, hp: Hyperparams, update_index: jax.Array
 ) -> tuple[State, dict]:
-    """One gradient step of critics, actor and temperature on `batch` (leaves [batch_size, ...]).
+    """One gradient step of critics, actor and temperature on `batch` (leaves [batch_size, ...]),
+    then the Polyak step of the target critics. Critics first, the actor then ascending the updated
+    critics (SB3, SBX, CrossQ), or with Config.actor_first the actor and temperature first and the
+    critics' target from them (SimBa).
 
     update_index (the global count of updates before this one) is unused: SAC has no policy delay.
     """
     del update_index
     critic_key, actor_key = jax.random.split(key)
-    (c_loss, mean_q), critic_grads = jax.value_and_grad(critic_loss, has_aux=True)(
-        state.critic_params, state, batch, critic_key, hp
-    )
-    critic_params, critic_opt = optim.apply(
-        _adam, critic_grads, state.critic_opt, state.critic_params, hp.learning_rate, hp.weight_decay
-    )
-    state = state.replace(critic_params=critic_params, critic_opt=critic_opt)
-
-    (a_loss, log_prob), actor_grads = jax.value_and_grad(actor_loss, has_aux=True)(
-        state.actor_params, state, batch, actor_key
-    )
-    actor_params, actor_opt = optim.apply(
-        _adam, actor_grads, state.actor_opt, state.actor_params, hp.learning_rate, hp.weight_decay
-    )
-
-    target_entropy = -hp.target_entropy_scale * state.actor.action_dim
-    t_loss, alpha_grad = jax.value_and_grad(actor_critic.temperature_loss)(
-        state.log_alpha, log_prob, target_entropy
-    )
-    log_alpha, alpha_opt = optim.apply(_adam, alpha_grad, state.alpha_opt, state.log_alpha, hp.learning_rate)
-
-    target_critic_params = optax.incremental_update(critic_params, state.target_critic_params, hp.tau)
-    state = state.replace(
-        actor_params=actor_params,
-        actor_opt=actor_opt,
-        log_alpha=log_alpha,
-        alpha_opt=alpha_opt,
-        target_critic_params=target_critic_params,
-    )
-    metrics = {
-        "critic_loss": c_loss,
-        "actor_loss": a_loss,
-        "alpha_loss": t_loss,
-        "alpha": jnp.exp(log_alpha),
-        "mean_q": mean_q,
-        "entropy": -jnp.mean(log_prob),
-    }
-    return state, metrics
+    if state.config.actor_first:
+        state, actor_metrics = update_actor_and_alpha(state, batch, actor_key, hp)
+        state, critic_metrics = update_critic(state, batch, critic_key, hp)
+    else:
+        state, critic_metrics = update_critic(state, batch, critic_key, hp)
+        state, actor_metrics = update_actor_and_alpha(state, batch, actor_key, hp)
+    state = state.replace(target_critic_vars=actor_critic.polyak(state.critic_vars, state.target_critic_vars, hp.tau))
+    return state, {**critic_metrics, **actor_metrics, "alpha": jnp.exp(state.log_alpha)}

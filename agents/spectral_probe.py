@@ -43,8 +43,7 @@ def network_function(config: TrainConfig, agent_state, network: str, obs_dim: in
         raise ValueError(f"probe network must be one of {', '.join(NETWORKS)}, got {network!r}")
     if network == "actor":
         return lambda obs: AGENTS[config.agent].act(agent_state, obs, jax.random.key(0), True)
-    # CrossQ keeps {"params", "batch_stats"} as critic_vars, the other agents the variables as critic_params
-    variables = getattr(agent_state, "critic_vars", None) or agent_state.critic_params
+    variables = agent_state.critic_vars  # {"params", "batch_stats"} in every actor-critic agent
 
     def critic(inputs):
         obs, action = inputs[:, :obs_dim], inputs[:, obs_dim:]

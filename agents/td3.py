@@ -7,11 +7,18 @@ to [-1, 1]). The critics regress to
 and every `policy_delay` critic updates the actor ascends Q_1(s, pi(s)) and the target actor and
 critics move towards the online ones by Polyak averaging (rate tau). Actions live in [-1, 1]; the
 environment rescales them, so the noise scales are fractions of the action range, as in the paper.
+The first actor update comes at the `policy_delay`-th critic update (the authors' `total_it %
+policy_freq == 0` with total_it counted from 1).
+
+Any network of the suite works: only the variables' "params" are differentiated; the network being
+updated runs in train mode (its batch statistics move), every other pass in eval mode, and the targets
+Polyak-average the online statistics with the parameters.
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import flax.struct
 import jax
@@ -26,8 +33,8 @@ from networks import CriticEnsemble, DeterministicActor
 
 @dataclasses.dataclass(frozen=True)
 class Config(actor_critic.Config):
-    """Static TD3 settings (shapes and counts; changing one recompiles). Defaults: the paper's,
-    with 256-wide layers (the authors' repository)."""
+    """Static TD3 settings (shapes and counts; changing one recompiles). Defaults: the paper's, with
+    256-wide layers (the authors' repository; --preset paper); train.py starts from the cpu preset."""
 
     policy_delay: int = 2
     """Critic updates per actor and target update."""
@@ -41,8 +48,8 @@ class Hyperparams:
 
     learning_rate: float = 3e-4
     """Adam learning rate of actor and critics."""
-    gamma: float = 0.99
-    """Discount factor."""
+    gamma: float | Literal["auto"] = 0.99
+    """Discount factor; auto: TD-MPC2's heuristic from the env's time limit T, clip(1 - 5/T, 0.95, 0.995)."""
     tau: float = 0.005
     """Polyak averaging rate of the target actor and critics."""
     exploration_noise: float = 0.1
@@ -54,7 +61,14 @@ class Hyperparams:
 
 
 PRESETS = {
-    "paper": Preset(Config(), Hyperparams(), "Fujimoto et al., ICML 2018, and the authors' code sfujim/TD3"),
+    "paper": Preset(
+        Config(),
+        Hyperparams(),
+        "Fujimoto et al., ICML 2018, and the authors' code sfujim/TD3 (main.py, TD3.py): 256x256, Adam lr 3e-4, "
+        "batch 256, 25,000 random steps, exploration noise 0.1, smoothing noise 0.2 clipped at 0.5, policy "
+        "delay 2, tau 0.005, gamma 0.99; 1M env steps evaluated every 5000",
+        {"total_steps": 1_000_000, "eval_every": 5_000},
+    ),
     "cpu": Preset(
         Config(learning_starts=1000),
         Hyperparams(),
@@ -66,10 +80,12 @@ DEFAULT_PRESET = "cpu"
 
 @flax.struct.dataclass
 class State:
-    actor_params: dict
-    critic_params: dict
-    target_actor_params: dict
-    target_critic_params: dict
+    """Actor, critic and target variables ({"params", "batch_stats"})."""
+
+    actor_vars: dict
+    critic_vars: dict
+    target_actor_vars: dict
+    target_critic_vars: dict
     actor_opt: optax.OptState
     critic_opt: optax.OptState
     exploration_noise: jax.Array
@@ -88,15 +104,15 @@ def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams, age
     critic = CriticEnsemble(config.critic_spec, config.num_critics)
     actor_key, critic_key = jax.random.split(key)
     obs = jnp.zeros((1, *env_spec.obs_shape))
-    actor_params = actor.init(actor_key, obs)
-    critic_params = critic.init(critic_key, obs, jnp.zeros((1, env_spec.action_dim)))
+    actor_vars = actor_critic.with_stats(actor.init(actor_key, obs))
+    critic_vars = actor_critic.with_stats(critic.init(critic_key, obs, jnp.zeros((1, env_spec.action_dim))))
     return State(
-        actor_params=actor_params,
-        critic_params=critic_params,
-        target_actor_params=actor_params,
-        target_critic_params=critic_params,
-        actor_opt=_adam.init(actor_params),
-        critic_opt=_adam.init(critic_params),
+        actor_vars=actor_vars,
+        critic_vars=critic_vars,
+        target_actor_vars=actor_vars,
+        target_critic_vars=critic_vars,
+        actor_opt=_adam.init(actor_vars["params"]),
+        critic_opt=_adam.init(critic_vars["params"]),
         exploration_noise=jnp.asarray(hp.exploration_noise, jnp.float32),
         actor=actor,
         critic=critic,
@@ -106,8 +122,8 @@ def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams, age
 
 def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
     """obs [batch, *obs_shape] -> actions [batch, action_dim] in [-1, 1]; exploration adds
-    N(0, exploration_noise^2) and clips."""
-    action = state.actor.apply(state.actor_params, obs)
+    N(0, exploration_noise^2) and clips; the actor in eval mode."""
+    action = state.actor.apply(state.actor_vars, obs, train=False)
     if deterministic:
         return action
     noise = state.exploration_noise * jax.random.normal(key, action.shape)
@@ -115,28 +131,31 @@ def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> ja
 
 
 def critic_loss(critic_params, state: State, batch: Transition, key, hp: Hyperparams):
-    next_action = state.actor.apply(state.target_actor_params, batch.next_obs)
+    """Returns (loss, (new critic batch_stats, mean Q)); targets in eval mode, the critics in train mode."""
+    next_action = state.actor.apply(state.target_actor_vars, batch.next_obs, train=False)
     noise = jnp.clip(hp.target_noise * jax.random.normal(key, next_action.shape), -hp.noise_clip, hp.noise_clip)
     next_action = jnp.clip(next_action + noise, -1.0, 1.0)
-    next_q = state.critic.apply(state.target_critic_params, batch.next_obs, next_action).min(axis=0)
+    next_q = state.critic.apply(state.target_critic_vars, batch.next_obs, next_action, train=False).min(axis=0)
     target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.terminated) * next_q)
-    q = state.critic.apply(critic_params, batch.obs, batch.action)
-    return 0.5 * jnp.sum(jnp.mean((q - target) ** 2, axis=-1)), q.mean()
+    q, critic_stats = actor_critic.apply_train(state.critic, critic_params, state.critic_vars, batch.obs, batch.action)
+    return 0.5 * jnp.sum(jnp.mean((q - target) ** 2, axis=-1)), (critic_stats, q.mean())
 
 
 def actor_loss(actor_params, state: State, batch: Transition):
-    action = state.actor.apply(actor_params, batch.obs)
-    return -jnp.mean(state.critic.apply(state.critic_params, batch.obs, action)[0])
+    """Returns (loss, new actor batch_stats); the actor in train mode, critic 1 in eval mode."""
+    action, actor_stats = actor_critic.apply_train(state.actor, actor_params, state.actor_vars, batch.obs)
+    return -jnp.mean(state.critic.apply(state.critic_vars, batch.obs, action, train=False)[0]), actor_stats
 
 
 def update_actor_and_targets(state: State, batch: Transition, hp: Hyperparams) -> tuple[State, jax.Array]:
-    loss, grads = jax.value_and_grad(actor_loss)(state.actor_params, state, batch)
-    actor_params, actor_opt = optim.apply(_adam, grads, state.actor_opt, state.actor_params, hp.learning_rate)
+    (loss, actor_stats), grads = jax.value_and_grad(actor_loss, has_aux=True)(state.actor_vars["params"], state, batch)
+    params, actor_opt = optim.apply(_adam, grads, state.actor_opt, state.actor_vars["params"], hp.learning_rate)
+    actor_vars = {"params": params, "batch_stats": actor_stats}
     state = state.replace(
-        actor_params=actor_params,
+        actor_vars=actor_vars,
         actor_opt=actor_opt,
-        target_actor_params=optax.incremental_update(actor_params, state.target_actor_params, hp.tau),
-        target_critic_params=optax.incremental_update(state.critic_params, state.target_critic_params, hp.tau),
+        target_actor_vars=actor_critic.polyak(actor_vars, state.target_actor_vars, hp.tau),
+        target_critic_vars=actor_critic.polyak(state.critic_vars, state.target_critic_vars, hp.tau),
     )
     return state, loss
 
@@ -144,16 +163,18 @@ def update_actor_and_targets(state: State, batch: Transition, hp: Hyperparams) -
 def update(
     state: State, batch: Transition, key: jax.Array, hp: Hyperparams, update_index: jax.Array
 ) -> tuple[State, dict]:
-    """One critic update, plus the actor and target updates when update_index % policy_delay == 0.
+    """One critic update, plus the actor and target updates when (update_index + 1) % policy_delay == 0.
 
     update_index: the global count of updates before this one (unbatched across runs, so the delay
     is a real branch). actor_loss is NaN in the metrics of updates that skip the actor.
     """
-    (c_loss, mean_q), grads = jax.value_and_grad(critic_loss, has_aux=True)(state.critic_params, state, batch, key, hp)
-    critic_params, critic_opt = optim.apply(_adam, grads, state.critic_opt, state.critic_params, hp.learning_rate)
-    state = state.replace(critic_params=critic_params, critic_opt=critic_opt)
+    (c_loss, (critic_stats, mean_q)), grads = jax.value_and_grad(critic_loss, has_aux=True)(
+        state.critic_vars["params"], state, batch, key, hp
+    )
+    params, critic_opt = optim.apply(_adam, grads, state.critic_opt, state.critic_vars["params"], hp.learning_rate)
+    state = state.replace(critic_vars={"params": params, "batch_stats": critic_stats}, critic_opt=critic_opt)
     state, a_loss = jax.lax.cond(
-        update_index % state.policy_delay == 0,
+        (update_index + 1) % state.policy_delay == 0,
         lambda: update_actor_and_targets(state, batch, hp),
         lambda: (state, jnp.float32(jnp.nan)),
     )

@@ -1,0 +1,81 @@
+"""Any agent with any network: every agent traces a whole run (acting, storing, updating,
+evaluating) with every network kind and normalization, and combinations that cannot work are
+refused before compiling with one `error:` line that names the fix.
+
+Tracing (jax.eval_shape) compiles nothing, so the matrix costs about a second per combination.
+"""
+
+import dataclasses
+
+import jax
+import pytest
+
+import train
+from agents import AGENTS
+from agents.off_policy import TrainConfig
+from agents.on_policy import OnPolicyConfig
+
+# (kind, norm) of both networks; the last row mixes an mlp actor with a simba critic
+NETWORKS = [
+    ("mlp", "none", "mlp", "none"),
+    ("mlp", "batch_norm", "mlp", "batch_norm"),
+    ("mlp", "batch_renorm", "mlp", "batch_renorm"),
+    ("simba", "layer_norm", "simba", "layer_norm"),
+    ("simba", "batch_norm", "simba", "batch_norm"),
+    ("simba", "batch_renorm", "simba", "batch_renorm"),
+    ("simba", "none", "simba", "none"),
+    ("mlp", "batch_renorm", "simba", "layer_norm"),
+]
+# simba-sac and ddpg run the code of sac and td3: two rows each suffice
+CASES = [(agent, row) for agent in ("crossq", "sac", "td3", "ppo") for row in NETWORKS] + [
+    (agent, row) for agent in ("simba-sac", "ddpg") for row in (NETWORKS[2], NETWORKS[5])
+]
+
+
+def tiny_run(agent: str, actor_net: str, actor_norm: str, critic_net: str, critic_norm: str):
+    """(train function, loop config, hyperparameters) of a run of a few steps with small networks."""
+    module = AGENTS[agent]
+    preset = module.PRESETS[module.DEFAULT_PRESET] if hasattr(module, "DEFAULT_PRESET") else None
+    config = preset.config if preset else module.Config()
+    hp = preset.hyperparams if preset else module.Hyperparams()
+    fields = dict(
+        actor_net=actor_net, actor_norm=actor_norm, critic_net=critic_net, critic_norm=critic_norm,
+        actor_width=8, critic_width=8, actor_depth=1, critic_depth=1,
+    )
+    if agent == "ppo":
+        from agents.on_policy import train as run
+
+        config = dataclasses.replace(config, **fields, num_steps=8, num_minibatches=2, num_epochs=1)
+        loop_config = OnPolicyConfig(agent, config, total_steps=8, eval_every=8, eval_episodes=1)
+    else:
+        from agents.off_policy import train as run
+
+        config = dataclasses.replace(config, **fields, batch_size=4, learning_starts=4)
+        loop_config = TrainConfig(agent, config, total_steps=8, eval_every=8, eval_episodes=1)
+    return run, loop_config, hp
+
+
+@pytest.mark.parametrize("agent, networks", CASES, ids=lambda case: "-".join(case) if isinstance(case, tuple) else case)
+def test_every_agent_traces_with_every_network(agent, networks):
+    run, config, hp = tiny_run(agent, *networks)
+    state, metrics = jax.eval_shape(lambda key: run(config, hp, key), jax.random.key(0))
+    assert metrics["eval_return"].shape == (1,)
+    # batch (re)normalized networks carry their statistics apart from the trained parameters
+    if "batch" in networks[1]:
+        assert jax.tree.leaves(state.agent.actor_vars["batch_stats"])
+
+
+@pytest.mark.parametrize(
+    "flags, fix",
+    [
+        (["sac", "--actor-norm", "layer_norm"], "--actor-net simba"),
+        (["td3", "--critic-norm", "layer_norm"], "--critic-net simba"),
+        (["ppo", "--critic-norm", "layer_norm"], "--critic-net simba"),
+        (["crossq", "--simba-expansion", "2"], "--actor-net simba or --critic-net simba"),
+        (["sac", "--log-std-min", "3"], "must be below --log-std-max"),
+    ],
+)
+def test_impossible_combinations_are_refused_with_the_fix(flags, fix, capsys):
+    assert train.main(flags, check_only=True) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error:") and fix in lines[0]
