@@ -25,6 +25,7 @@ from typing import Annotated, Generic, TypeVar
 import tyro
 
 from agents import AGENTS, ConfigError, Preset
+from agents.common import resolve_gamma
 
 ConfigT = TypeVar("ConfigT")
 HyperparamsT = TypeVar("HyperparamsT")
@@ -229,6 +230,9 @@ def run_training(agent_name: str, command: Command, check_only: bool = False) ->
         loop = make_loop(config)
     except ValueError as error:  # unknown env ids and bad network specs included
         raise ConfigError(str(error)) from None
+    if getattr(command.hp, "gamma", None) == "auto":  # resolved here so that config.json records the number
+        max_steps = envs.make(config.env).spec.max_episode_steps
+        command = dataclasses.replace(command, hp=resolve_gamma(command.hp, max_steps))
     return execute(loop, config, command, check_only)
 
 

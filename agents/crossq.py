@@ -7,12 +7,14 @@ batch statistics are those of the joint batch, and the next-state value needs no
 Normalization modes follow the authors' code: acting and sampling a' use the actor in eval mode;
 the actor loss uses the actor in train mode and the critic in eval mode; only the critic update
 moves the critic's running statistics and only the actor update moves the actor's. The actor and
-the temperature are updated every `policy_delay` critic updates.
+the temperature are updated every `policy_delay` critic updates, the first time at the
+`policy_delay`-th (the authors' `(n + 1) % policy_delay == 0`).
 """
 
 from __future__ import annotations
 
 import dataclasses
+from typing import Literal
 
 import flax.struct
 import jax
@@ -26,8 +28,9 @@ from networks import CriticEnsemble, TanhGaussianActor, tanh_gaussian_sample
 
 
 @dataclasses.dataclass(frozen=True)
-class Config(actor_critic.Config):
-    """Static CrossQ settings (shapes and counts; changing one recompiles). Defaults: the paper's."""
+class Config(actor_critic.MaxEntConfig):
+    """Static CrossQ settings (shapes and counts; changing one recompiles). Defaults: the paper's
+    (--preset paper); train.py starts from the cpu preset."""
 
     critic_width: int = 2048
     """Hidden units per critic layer."""
@@ -41,6 +44,8 @@ class Config(actor_critic.Config):
     """Critic updates per actor and temperature update."""
     adam_b1: float = 0.5
     """Adam's first-moment decay for actor and critics (the temperature uses 0.9)."""
+    temperature_loss: Literal["log_alpha", "alpha"] = "alpha"
+    """Temperature loss: alpha * (H - H_target) (the authors' code) or log_alpha * (H - H_target) (SBX)."""
 
 
 @flax.struct.dataclass
@@ -49,8 +54,8 @@ class Hyperparams:
 
     learning_rate: float = 1e-3
     """Adam learning rate of actor, critics and temperature."""
-    gamma: float = 0.99
-    """Discount factor."""
+    gamma: float | Literal["auto"] = 0.99
+    """Discount factor; auto: TD-MPC2's heuristic from the env's time limit T, clip(1 - 5/T, 0.95, 0.995)."""
     initial_alpha: float = 1.0
     """Initial entropy temperature."""
     target_entropy_scale: float = 1.0
@@ -58,7 +63,14 @@ class Hyperparams:
 
 
 PRESETS = {
-    "paper": Preset(Config(), Hyperparams(), "Bhatt et al., ICLR 2024, and the authors' code adityab/CrossQ"),
+    "paper": Preset(
+        Config(),
+        Hyperparams(),
+        "Bhatt et al., ICLR 2024, and the authors' code adityab/CrossQ (train.py -algo crossq, sbx/sac/): "
+        "critics 2x2048 and actor 2x256 with BatchRenorm, Adam lr 1e-3 with beta1 0.5, policy delay 3, "
+        "UTD 1, batch 256, 5000 random steps, gamma 0.99, alpha learned from 1.0 towards -|A| with the "
+        "alpha-scaled loss, log-std clipped to [-20, 2]",
+    ),
     "cpu": Preset(
         Config(critic_width=256, learning_starts=1000),
         Hyperparams(),
@@ -80,8 +92,7 @@ class State:
     alpha_opt: optax.OptState
     actor: TanhGaussianActor = flax.struct.field(pytree_node=False)
     critic: CriticEnsemble = flax.struct.field(pytree_node=False)
-    adam_b1: float = flax.struct.field(pytree_node=False)
-    policy_delay: int = flax.struct.field(pytree_node=False)
+    config: Config = flax.struct.field(pytree_node=False)
 
 
 _alpha_adam = optim.adam()
@@ -89,8 +100,6 @@ _alpha_adam = optim.adam()
 
 def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
     actor, critic, actor_vars, critic_vars = actor_critic.build(key, env_spec, config, "CrossQ")
-    # networks without batch normalization (e.g. --critic-norm none, an ablation) have no statistics
-    actor_vars, critic_vars = ({"batch_stats": {}, **variables} for variables in (actor_vars, critic_vars))
     log_alpha = jnp.log(jnp.asarray(hp.initial_alpha, jnp.float32))
     adam = optim.adam(b1=config.adam_b1)
     return State(
@@ -102,8 +111,7 @@ def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> 
         alpha_opt=_alpha_adam.init(log_alpha),
         actor=actor,
         critic=critic,
-        adam_b1=config.adam_b1,
-        policy_delay=config.policy_delay,
+        config=config,
     )
 
 
@@ -122,42 +130,33 @@ def critic_loss(critic_params, state: State, batch: Transition, key, hp: Hyperpa
     next_action, next_log_prob = tanh_gaussian_sample(mean, log_std, key)
     joint_obs = jnp.concatenate([batch.obs, batch.next_obs])
     joint_action = jnp.concatenate([batch.action, jax.lax.stop_gradient(next_action)])
-    joint_q, updated = state.critic.apply(
-        {"params": critic_params, "batch_stats": state.critic_vars["batch_stats"]},
-        joint_obs,
-        joint_action,
-        train=True,
-        mutable=["batch_stats"],
-    )
+    joint_q, critic_stats = actor_critic.apply_train(state.critic, critic_params, state.critic_vars, joint_obs, joint_action)
     q, next_q = jnp.split(joint_q, 2, axis=-1)
     next_value = next_q.min(axis=0) - alpha * next_log_prob
     target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.terminated) * next_value)
     loss = 0.5 * jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
-    return loss, (updated.get("batch_stats", {}), q.mean())
+    return loss, (critic_stats, q.mean())
 
 
 def actor_loss(actor_params, state: State, batch: Transition, key):
     """Returns (loss, (new actor batch_stats, log pi of the sampled actions))."""
     alpha = jnp.exp(state.log_alpha)
-    (mean, log_std), updated = state.actor.apply(
-        {"params": actor_params, "batch_stats": state.actor_vars["batch_stats"]},
-        batch.obs,
-        train=True,
-        mutable=["batch_stats"],
-    )
+    (mean, log_std), actor_stats = actor_critic.apply_train(state.actor, actor_params, state.actor_vars, batch.obs)
     action, log_prob = tanh_gaussian_sample(mean, log_std, key)
     q = state.critic.apply(state.critic_vars, batch.obs, action, train=False).min(axis=0)
-    return jnp.mean(alpha * log_prob - q), (updated.get("batch_stats", {}), log_prob)
+    return jnp.mean(alpha * log_prob - q), (actor_stats, log_prob)
 
 
 def update_actor_and_alpha(state: State, batch: Transition, key, hp: Hyperparams) -> tuple[State, dict]:
-    adam = optim.adam(b1=state.adam_b1)
+    adam = optim.adam(b1=state.config.adam_b1)
     (a_loss, (actor_stats, log_prob)), grads = jax.value_and_grad(actor_loss, has_aux=True)(
         state.actor_vars["params"], state, batch, key
     )
     actor_params, actor_opt = optim.apply(adam, grads, state.actor_opt, state.actor_vars["params"], hp.learning_rate)
     target_entropy = -hp.target_entropy_scale * state.actor.action_dim
-    alpha_grad = jax.grad(actor_critic.temperature_loss)(state.log_alpha, log_prob, target_entropy)
+    alpha_grad = jax.grad(actor_critic.temperature_loss)(
+        state.log_alpha, log_prob, target_entropy, state.config.temperature_loss
+    )
     log_alpha, alpha_opt = optim.apply(_alpha_adam, alpha_grad, state.alpha_opt, state.log_alpha, hp.learning_rate)
     state = state.replace(
         actor_vars={"params": actor_params, "batch_stats": actor_stats},
@@ -171,14 +170,14 @@ def update_actor_and_alpha(state: State, batch: Transition, key, hp: Hyperparams
 def update(
     state: State, batch: Transition, key: jax.Array, hp: Hyperparams, update_index: jax.Array
 ) -> tuple[State, dict]:
-    """One critic update, plus an actor and temperature update when update_index % policy_delay == 0.
+    """One critic update, plus an actor and temperature update when (update_index + 1) % policy_delay == 0.
 
     batch: leaves [batch_size, ...]. update_index: the global count of updates before this one
     (unbatched across runs, so the delay is a real branch). actor_loss and entropy are NaN in the
     metrics of updates that skip the actor.
     """
     critic_key, actor_key = jax.random.split(key)
-    adam = optim.adam(b1=state.adam_b1)
+    adam = optim.adam(b1=state.config.adam_b1)
     (c_loss, (critic_stats, mean_q)), grads = jax.value_and_grad(critic_loss, has_aux=True)(
         state.critic_vars["params"], state, batch, critic_key, hp
     )
@@ -187,7 +186,7 @@ def update(
     )
     state = state.replace(critic_vars={"params": critic_params, "batch_stats": critic_stats}, critic_opt=critic_opt)
     state, actor_metrics = jax.lax.cond(
-        update_index % state.policy_delay == 0,
+        (update_index + 1) % state.config.policy_delay == 0,
         lambda: update_actor_and_alpha(state, batch, actor_key, hp),
         lambda: (state, {"actor_loss": jnp.float32(jnp.nan), "entropy": jnp.float32(jnp.nan)}),
     )

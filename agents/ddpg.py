@@ -39,7 +39,12 @@ class Hyperparams(td3.Hyperparams):
 
 
 PRESETS = {
-    "paper": Preset(Config(), Hyperparams(), "Fujimoto et al.'s OurDDPG (sfujim/TD3, OurDDPG.py)"),
+    "paper": Preset(
+        Config(),
+        Hyperparams(),
+        "Fujimoto et al.'s OurDDPG (sfujim/TD3, OurDDPG.py, main.py): 1M env steps evaluated every 5000",
+        {"total_steps": 1_000_000, "eval_every": 5_000},
+    ),
     "cpu": Preset(
         Config(learning_starts=1000),
         Hyperparams(),

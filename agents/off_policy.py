@@ -22,7 +22,7 @@ import jax.numpy as jnp
 
 import envs
 from agents import AGENTS, buffer, loop
-from agents.common import ConfigError, Transition, require_continuous
+from agents.common import ConfigError, Transition, require_continuous, resolve_gamma
 from networks import rsnorm
 
 
@@ -54,6 +54,8 @@ def validate(config: TrainConfig) -> None:
         agent_config.uses_rsnorm
     except ValueError as error:
         raise ConfigError(str(error)) from None
+    if hasattr(agent_config, "check"):
+        agent_config.check()
     if agent_config.batch_size > config.buffer_capacity:
         raise ConfigError(
             f"--batch-size {agent_config.batch_size} is larger than the replay buffer "
@@ -292,5 +294,8 @@ def make_loop(config: TrainConfig) -> loop.Loop:
 
 
 def train(config: TrainConfig, hparams: Any, key: jax.Array) -> tuple[RunState, dict]:
-    """One run, pure and jittable (config static): (final state, metrics [num_evals, ...])."""
-    return make_loop(config).train(loop.as_arrays(hparams), key)
+    """One run, pure and jittable (config static): (final state, metrics [num_evals, ...]);
+    gamma "auto" is resolved from the env's time limit (agents.common.resolve_gamma)."""
+    fused = make_loop(config)
+    hparams = resolve_gamma(hparams, envs.make(config.env).spec.max_episode_steps)
+    return fused.train(loop.as_arrays(hparams), key)

@@ -1,8 +1,7 @@
 """SimBa-SAC (Lee et al., ICLR 2025): SAC on SimBa networks with RSNorm, the authors' settings.
 
-The algorithm is agents.sac unchanged; this name selects the `paper` preset (sac's `simba`):
-actor 1 block x 128, critic 2 blocks x 512, RSNorm observations, AdamW lr 1e-4 and weight decay
-1e-2, batch 256, initial temperature 0.01 with target entropy -|A|/2, tau 0.005.
+The algorithm is agents.sac unchanged; this name selects the `paper` preset (sac's `simba`), the
+configuration of the published simba_utd1 curves (see agents.sac.SIMBA for every value and source).
 """
 
 from agents.sac import SIMBA, Config, Hyperparams, State, act, init, update

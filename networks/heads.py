@@ -8,7 +8,7 @@ import jax.numpy as jnp
 
 from networks.spec import NetworkSpec, make_torso
 
-LOG_STD_MIN, LOG_STD_MAX = -5.0, 2.0
+LOG_STD_MODES = ("clip", "tanh")
 
 
 def tanh_gaussian_sample(
@@ -31,18 +31,26 @@ class TanhGaussianActor(nn.Module):
     """obs [batch, obs_dim] -> (mean, log_std) [batch, action_dim] of a pre-tanh Gaussian.
 
     `train` selects batch (True) or running (False) statistics where the torso normalizes.
+    log_std_mode "clip" clips the raw output to [log_std_min, log_std_max] (SB3, SBX and the CrossQ
+    authors: [-20, 2], std 1 at a zero output); "tanh" squashes it smoothly into that range (SimBa
+    and SimbaV2: [-10, 2], std exp(-4) at a zero output).
     """
 
     spec: NetworkSpec
     action_dim: int
+    log_std_min: float = -20.0
+    log_std_max: float = 2.0
+    log_std_mode: str = "clip"
 
     @nn.compact
     def __call__(self, obs: jax.Array, train: bool = False) -> tuple[jax.Array, jax.Array]:
         features = make_torso(self.spec)(obs, train)
         mean = nn.Dense(self.action_dim, kernel_init=self.spec.head_init)(features)
         log_std = nn.Dense(self.action_dim, kernel_init=self.spec.head_init)(features)
-        # squash into [LOG_STD_MIN, LOG_STD_MAX] smoothly rather than clipping away the gradient
-        log_std = LOG_STD_MIN + 0.5 * (LOG_STD_MAX - LOG_STD_MIN) * (jnp.tanh(log_std) + 1.0)
+        if self.log_std_mode == "tanh":
+            log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(log_std) + 1.0)
+        else:
+            log_std = jnp.clip(log_std, self.log_std_min, self.log_std_max)
         return mean, log_std
 
 
