@@ -1,10 +1,11 @@
-"""Published per-seed curves (reference/gymnasium_mujoco_v4_curves.csv, see reference/SOURCE.md) and
-the map from our agents and env ids to theirs."""
+"""Published per-seed curves (reference/gymnasium_mujoco_v4_curves.csv, see reference/SOURCE.md),
+the configurations that produced them, and the map from our agents and env ids to theirs."""
 
 from __future__ import annotations
 
 import csv
 import functools
+import math
 from importlib import resources
 
 import numpy as np
@@ -28,6 +29,52 @@ def published_algo(agent: str, config: dict) -> str | None:
     if agent in ("sac", "crossq") and "simba" not in nets:
         return agent
     return None
+
+
+_COMMON = dict(
+    batch_size=256, utd=1, learning_starts=5000, num_critics=2, log_std_max=2.0, temperature_loss="alpha",
+    initial_alpha=1.0, target_entropy_scale=1.0, gamma=0.99,
+)
+_MLP = dict(actor_net="mlp", critic_net="mlp", actor_width=256, actor_depth=2, critic_depth=2, obs_norm="none")
+PUBLISHED_CONFIGS = {
+    "sac": dict(
+        _COMMON, **_MLP, critic_width=256, actor_norm="none", critic_norm="none", learning_rate=1e-3, tau=0.005,
+        weight_decay=0.0, log_std_min=-20.0, log_std_mode="clip", actor_first=False, temperature_weight_decay=False,
+    ),
+    "crossq": dict(
+        _COMMON, **_MLP, critic_width=2048, actor_norm="batch_renorm", critic_norm="batch_renorm", learning_rate=1e-3,
+        log_std_min=-20.0, log_std_mode="clip", policy_delay=3, adam_b1=0.5,
+    ),
+    "simba_utd1": dict(
+        _COMMON, actor_net="simba", critic_net="simba", actor_width=128, actor_depth=1, critic_width=512,
+        critic_depth=2, actor_norm="layer_norm", critic_norm="layer_norm", obs_norm="rsnorm", simba_expansion=4,
+        simba_residual=True, simba_post_norm=True, learning_rate=1e-4, tau=0.005, weight_decay=1e-2, gamma=0.995,
+        initial_alpha=0.01, target_entropy_scale=0.5, log_std_min=-10.0, log_std_mode="tanh", actor_first=True,
+        temperature_weight_decay=True,
+    ),
+}
+"""Published `algo` -> the settings behind its curves that change learning, in our field names
+(config.json's "config" and "hyperparams"). Sources: reports/reference/SOURCE.md; sac and crossq from
+adityab/CrossQ train.py and sbx/sac/; simba_utd1 from dojeon-ai/SimbaV2 configs/agent/simba.yaml,
+configs/online_rl.yaml (gamma 0.995 on the 1000-step tasks) and scale_rl/agents/simba/."""
+
+
+def config_differences(algo: str, config: dict, hyperparams: dict) -> list[str]:
+    """The fields in which a run's config.json settings differ from PUBLISHED_CONFIGS[algo]; a field
+    the run does not record (written by an older version) counts as different."""
+    settings = {**config, **hyperparams}
+    for network in ("actor", "critic"):  # "auto" norms as the networks resolve them
+        if settings.get(f"{network}_norm") == "auto":
+            settings[f"{network}_norm"] = "none" if settings.get(f"{network}_net", "mlp") == "mlp" else "layer_norm"
+    if settings.get("obs_norm") == "auto":
+        settings["obs_norm"] = "rsnorm" if "simba" in (settings.get("actor_net"), settings.get("critic_net")) else "none"
+    differs = []
+    for field, published in PUBLISHED_CONFIGS[algo].items():
+        ours = settings.get(field)
+        same = math.isclose(ours, published, rel_tol=1e-6) if isinstance(ours, (int, float)) and not isinstance(ours, bool) else ours == published
+        if not same:
+            differs.append(f"{field} {ours if field in settings else '(not recorded)'} vs {published}")
+    return sorted(differs)
 
 
 def published_task(env_id: str) -> str | None:

@@ -47,10 +47,11 @@ def at_mark(curves: Curves, mark: int) -> dict | None:
 def aggregate_rows(groups: list[RunGroup]) -> list[dict]:
     """Per algorithm and checkpoint: IQM and stratified-bootstrap CI over tasks (strata) and runs of
     returns normalized by the published mean at FINAL_MARK of the same algorithm on the same task,
-    ours and published over the same tasks."""
+    ours and published over the same tasks; groups not in the published configuration are left out."""
     rows = []
-    for algorithm in dict.fromkeys(group.algorithm for group in groups if group.published is not None):
-        members = [group for group in groups if group.algorithm == algorithm and group.published is not None]
+    comparable = [group for group in groups if group.published is not None and not group.differs]
+    for algorithm in dict.fromkeys(group.algorithm for group in comparable):
+        members = [group for group in comparable if group.algorithm == algorithm]
         for mark in CHECKPOINTS:
             ours, published, tasks = [], [], []
             for group in members:
@@ -88,6 +89,8 @@ def plot_group(path: Path, group: RunGroup) -> None:
     if group.published is not None:
         published = group.published.until(int(group.curves.env_steps[-1]))
         label = f"published {group.published_algo}: IQM of {len(published.returns)} seeds"
+        if group.differs:
+            label += f"\n(not the published configuration: differs in {', '.join(field.split()[0] for field in group.differs)})"
         draw_iqm(axis, published.env_steps, published.returns, "tab:orange", label, linestyle="--")
     axis.set_xlabel("env steps")
     axis.set_ylabel("deterministic eval return (IQM, 95% CI)")
@@ -164,6 +167,8 @@ def render(report: dict) -> str:
              "|---|---|---|---|---|---|---|"]
     for entry in report["groups"]:
         published = entry["published_algo"] if entry["published_seeds"] else "— (no published reference)"
+        if entry["published_seeds"] and entry["differs"]:
+            published += " (not the published configuration)"
         lines.append(
             f"| {entry['algorithm']} | {entry['task']} | {published} | {len(entry['seeds'])} "
             f"({', '.join(map(str, entry['seeds']))}) | {entry['evaluations']} | {entry['last_env_step']} | "
@@ -175,6 +180,10 @@ def render(report: dict) -> str:
         lines += ["", f"## {entry['algorithm']} on {entry['task']}", "", f"![{entry['algorithm']} on {entry['task']}]({entry['figure']})", ""]
         if not entry["published_seeds"]:
             lines += [f"No published reference exists for {entry['algorithm']} on {entry['task']}: ours only.", ""]
+        if entry["published_seeds"] and entry["differs"]:
+            lines += [f"Not the published configuration: differs in {'; '.join(entry['differs'])}. The published "
+                      "curve is drawn for orientation only: no claim that these runs match it, and the aggregate "
+                      "leaves them out.", ""]
         lines += [f"Note: {note}." for note in entry["notes"]] + ([""] if entry["notes"] else [])
         lines += ["| mark | step | ours: mean ± std | ours: IQM [95% CI] | published step | published: mean ± std | published: IQM [95% CI] |",
                   "|---|---|---|---|---|---|---|"]
@@ -223,6 +232,7 @@ def write_report(groups: list[RunGroup], out: Path, command: str) -> Path:
             "directories": list(group.directories),
             "commands": list(group.commands),
             "notes": list(group.notes),
+            "differs": list(group.differs),
             "figure": figure,
             "checkpoints": checkpoint_rows(group),
         })

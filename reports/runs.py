@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from reports.curves import Curves
-from reports.published import ALGORITHM_NAMES, published_algo, published_curves, published_task
+from reports.published import ALGORITHM_NAMES, config_differences, published_algo, published_curves, published_task
 from rundir.output import EVAL_COLUMNS, RUN_COLUMNS, setting_label
 
 
@@ -37,6 +37,10 @@ class RunGroup:
     commands: tuple[str, ...]
     notes: tuple[str, ...] = ()
     """What the reader should know: runs left out, seeds repeated across directories."""
+    differs: tuple[str, ...] = ()
+    """Where the runs' configuration differs from the published one ("field ours vs published");
+    empty when it is the published configuration. A differing group is drawn beside the published
+    curve, labelled so, and makes no claim about it."""
 
 
 def load_runs(directories: list[Path]) -> list[RunGroup]:
@@ -86,7 +90,9 @@ def load_run(directory: Path) -> list[RunGroup]:
     diverged = diverged_runs(directory)
     name = ALGORITHM_NAMES[algo] if algo else agent_label(agent, agent_config)
     groups = []
+    hyperparams = config.get("hyperparams") or {}
     for setting, (seeds, curves, notes) in read_evals(directory, diverged).items():
+        differs = tuple(config_differences(algo, agent_config, {**hyperparams, **dict(setting)})) if algo else ()
         groups.append(
             RunGroup(
                 algorithm=f"{name} ({setting_label(dict(setting))})" if setting else name,
@@ -98,6 +104,7 @@ def load_run(directory: Path) -> list[RunGroup]:
                 directories=(str(directory),),
                 commands=(config.get("command", "(not recorded)"),),
                 notes=notes,
+                differs=differs,
             )
         )
     return groups

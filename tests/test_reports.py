@@ -1,4 +1,5 @@
 import csv
+import dataclasses
 import json
 import subprocess
 import sys
@@ -9,7 +10,7 @@ import pytest
 
 from reports.__main__ import main
 from reports.curves import Curves
-from reports.published import published_algo, published_task
+from reports.published import PUBLISHED_CONFIGS, config_differences, published_algo, published_task
 from rundir import output
 from rundir.stats import bootstrap_ci, iqm, stratified_bootstrap_ci
 
@@ -20,7 +21,8 @@ PNG = b"\x89PNG\r\n\x1a\n"
 
 def write_run(directory: Path, agent: str, env: str, env_steps, returns, config=None, settings=None, first_seed=0):
     """A run directory as train.py writes it: returns [num_runs, num_evals] at env_steps [num_evals];
-    settings: per run, its swept hyperparameters (a sweep) or None."""
+    settings: per run, its swept hyperparameters (a sweep) or None. config: its settings, by default
+    the published configuration of `agent` where there is one."""
     directory.mkdir(parents=True)
     num_runs = len(returns)
     seeds = list(range(first_seed, first_seed + num_runs))
@@ -28,7 +30,7 @@ def write_run(directory: Path, agent: str, env: str, env_steps, returns, config=
         "command": f"python train.py {agent} --env {env}",
         "agent": agent,
         "run": {"env": env, "seeds": num_runs},
-        "config": config or {"actor_net": "mlp", "critic_net": "mlp"},
+        "config": config or PUBLISHED_CONFIGS.get(agent, {"actor_net": "mlp", "critic_net": "mlp"}),
         "hyperparams": {},
         "seeds": seeds,
         "sweep": None,
@@ -128,6 +130,38 @@ def test_runs_of_one_algorithm_merge_and_the_aggregate_stratifies_over_tasks(tmp
               hopper[:, -1] / published_returns("crossq", "Hopper-v4", 1_000_000).mean()]
     np.testing.assert_allclose(row["ours"]["iqm"], iqm(np.concatenate(strata)))
     np.testing.assert_allclose(row["ours"]["iqm_ci95"], stratified_bootstrap_ci(strata))
+
+
+def test_a_run_of_another_configuration_is_drawn_beside_the_published_curve_and_says_how_it_differs(tmp_path):
+    """The default crossq run (the cpu preset: 256-wide critics, 1000 random steps) is not the published CrossQ."""
+    from agents import crossq
+
+    config = {**PUBLISHED_CONFIGS["crossq"], "critic_width": 256, "learning_starts": 1000}
+    assert config_differences("crossq", config, {}) == ["critic_width 256 vs 2048", "learning_starts 1000 vs 5000"]
+    env_steps = np.arange(10_000, 100_001, 10_000)
+    write_run(tmp_path / "cpu", "crossq", "gym/Hopper-v4", env_steps, np.full((3, len(env_steps)), 2000.0), config=config)
+    report = run_report(tmp_path, tmp_path / "cpu")
+    (group,) = report["groups"]
+    assert group["published_seeds"] == 10 and group["differs"] == ["critic_width 256 vs 2048", "learning_starts 1000 vs 5000"]
+    assert report["aggregate"] == []  # no claim about the published band
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert "crossq (not the published configuration)" in markdown
+    assert "Not the published configuration: differs in critic_width 256 vs 2048; learning_starts 1000 vs 5000." in markdown
+    # a field an older version did not record counts as different
+    assert config_differences("crossq", {k: v for k, v in PUBLISHED_CONFIGS["crossq"].items() if k != "log_std_mode"}, {}) == [
+        "log_std_mode (not recorded) vs clip"
+    ]
+    cpu = crossq.PRESETS["cpu"]
+    assert config_differences("crossq", dataclasses.asdict(cpu.config), dataclasses.asdict(cpu.hyperparams))
+
+
+def test_the_paper_presets_are_the_published_configurations():
+    from agents import crossq, sac
+    from agents.common import resolve_gamma
+
+    for algo, preset in (("sac", sac.PAPER), ("crossq", crossq.PRESETS["paper"]), ("simba_utd1", sac.SIMBA)):
+        hyperparams = resolve_gamma(preset.hyperparams, 1000)  # the published tasks end at 1000 steps
+        assert config_differences(algo, dataclasses.asdict(preset.config), dataclasses.asdict(hyperparams)) == [], algo
 
 
 def test_a_sweep_gives_one_group_per_setting(tmp_path):
