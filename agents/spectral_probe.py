@@ -10,12 +10,16 @@ the actor's action dimensions are each probed as one scalar function; the score 
 The run state comes from the caller (e.g. `agents.off_policy.train` in-process) or from a run
 directory's newest checkpoint (`load_run`, and the command line):
 
-    python -m agents.spectral_probe RUN_DIR [--network critic|actor] [--planes 10]
+    python -m agents.spectral_probe RUN_DIR [--network critic|actor] [--planes 10] [--protocol simba-hann]
+
+The protocol (networks.spectral.PROTOCOLS) sets how c is measured on each plane's grid; its extent
+does not apply (the plane spans `span` standard deviations).
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 
 import jax
@@ -28,7 +32,7 @@ from agents.common import ConfigError
 from agents.host_loop import make_host_loop
 from agents.off_policy import RunState, TrainConfig, make_loop
 from networks import rsnorm
-from networks.spectral import ProbeSettings, probe_function
+from networks.spectral import PROTOCOLS, ProbeSettings, probe_function
 
 NETWORKS = ("critic", "actor")
 
@@ -112,17 +116,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--network", choices=NETWORKS, default="critic", help="which network to probe")
     parser.add_argument("--planes", type=int, default=10, help="random 2-D planes per run")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed of the planes")
+    parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default="simba-hann",
+                        help="how c is measured (networks.spectral; simba-hann: SimBa's formula, Hann window, mean removed)")
+    parser.add_argument("--grid-size", type=int, default=300, help="grid points per axis of each plane")
     args = parser.parse_args(argv)
+    if args.planes < 1:
+        print(f"error: --planes must be at least 1, got {args.planes}", file=sys.stderr)
+        return 2
+    try:
+        settings = dataclasses.replace(PROTOCOLS[args.protocol], grid_size=args.grid_size)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
     try:
         config, state = load_run(args.run_dir)
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     num_runs = state.diverged_at.shape[0]
-    print(f"{config.agent} on {config.env}, {args.network}, {args.planes} planes per run:")
+    print(f"{config.agent} on {config.env}, {args.network}, {args.planes} planes per run, protocol {args.protocol}:")
     for index in range(num_runs):
         run = jax.tree.map(lambda x: x[index], state)
-        scores = np.asarray(probe_run(config, run, jax.random.key(args.seed), args.network, args.planes))
+        scores = np.asarray(probe_run(config, run, jax.random.key(args.seed), args.network, args.planes, settings))
         print(f"  run {index}: simplicity score {scores.mean():.5f} (1/c over planes and outputs: "
               f"min {scores.min():.5f}, max {scores.max():.5f})")
     return 0
