@@ -209,7 +209,7 @@ def render(report: dict) -> str:
                 f"{describe_interval(row['ours'])} | {row['published']['runs']} | {describe_interval(row['published'])} |"
             )
     else:
-        lines.append(f"None: no run has a published reference that it reached a checkpoint of "
+        lines.append(f"None: no run in the published configuration of a published reference reached a checkpoint of "
                      f"({', '.join(map(steps, CHECKPOINTS))}).")
     return "\n".join(lines) + "\n"
 
