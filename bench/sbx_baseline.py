@@ -39,7 +39,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("agent", choices=("sac", "crossq"), help="SBX's SAC or CrossQ")
     parser.add_argument("--env", default="Hopper-v4", help="gymnasium id")
-    parser.add_argument("--seeds", type=int, default=5, help="runs, one after another, seeds 0..N-1")
+    parser.add_argument("--seeds", type=int, default=5, help="runs, one after another")
+    parser.add_argument("--seed", type=int, default=0, help="first seed; runs use seed, seed + 1, ...")
     parser.add_argument("--total-steps", type=int, default=20_000, help="env steps per run")
     parser.add_argument("--eval-every", type=int, default=2_000, help="env steps between evaluations")
     parser.add_argument("--eval-episodes", type=int, default=5, help="deterministic episodes per evaluation")
@@ -70,13 +71,13 @@ def main() -> int:
                 "eval_every": args.eval_every, "eval_episodes": args.eval_episodes},
         "config": {"sbx_version": sbx.__version__, **{k: v for k, v in settings.items()}},
         "hyperparams": {},
-        "seeds": list(range(args.seeds)),
+        "seeds": list(range(args.seed, args.seed + args.seeds)),
     }, indent=2))
     start = time.perf_counter()
     with (out / "evals.csv").open("w", newline="") as file:
         writer = csv.writer(file)
         writer.writerow(["run", "seed", "env_step", "eval_return", "eval_length", "wall_seconds"])
-        for seed in range(args.seeds):
+        for seed in range(args.seed, args.seed + args.seeds):
             model = algorithm("MlpPolicy", gym.make(args.env), seed=seed, verbose=0, **settings)
             eval_env = gym.make(args.env)
             for step in range(args.eval_every, args.total_steps + 1, args.eval_every):
