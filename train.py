@@ -6,7 +6,7 @@
     python train.py sac --help                          # every knob, documented
 
 Writes OUT/config.json, OUT/evals.csv (grown after every evaluation), OUT/summary.json and
-OUT/curves.png; see DESIGN.md for their contents.
+OUT/curves.png; see docs/architecture.md for their contents.
 """
 
 from __future__ import annotations

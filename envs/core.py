@@ -97,7 +97,7 @@ def make_env(
     action_low: jax.Array | None = None,
     action_high: jax.Array | None = None,
 ) -> Env:
-    """Builds the contract of DESIGN.md around a raw backend environment.
+    """Builds the contract of docs/architecture.md around a raw backend environment.
 
     action_low, action_high: [action_dim] bounds of the backend's continuous actions; the agent's
     action in [-1, 1] is clipped and mapped affinely onto them.

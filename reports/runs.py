@@ -1,4 +1,4 @@
-"""Reading run directories (config.json, evals.csv; see DESIGN.md) into one group of runs per
+"""Reading run directories (config.json, evals.csv; see docs/architecture.md) into one group of runs per
 (algorithm, task), each paired with the published curves it reproduces."""
 
 from __future__ import annotations

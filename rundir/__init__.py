@@ -1,1 +1,1 @@
-"""The run directory: config.json, evals.csv, summary.json, curves.png (see DESIGN.md)."""
+"""The run directory: config.json, evals.csv, summary.json, curves.png (see docs/architecture.md)."""

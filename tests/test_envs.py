@@ -1,4 +1,4 @@
-"""The environment contract of DESIGN.md, for one gymnax and one brax environment."""
+"""The environment contract of docs/architecture.md, for one gymnax and one brax environment."""
 
 import jax
 import jax.numpy as jnp
