@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# One command on one GPU of the target image (Python 3.12, jax with CUDA, no package index), about
+# 8.5 minutes in all, every figure under $OUT:
+#   a. ms per update at the paper sizes: CrossQ (2048-wide critics), SAC (256), SimBa-SAC, 1 and 8 seeds
+#   b. sweep scaling: 1, 8, 64, 256 vmapped runs against sequential (bench/sweep_scaling.py)
+#   c. env steps/s of brax/halfcheetah at 1, 64 and 4096 envs (bench/brax_backends.py)
+#   d. SBX's CrossQ at part a's sizes for the same number of updates, and our ratio
+#   e. the rest of the budget: CrossQ --preset paper on gym/HalfCheetah-v4, 5 seeds, then the report
+#
+#   bash bench/gpu/wheels.sh                       # here, once: fills .whl/ (carry it to the GPU)
+#   bash bench/gpu/run.sh                          # there; OUT defaults to ./gpu-out
+#   GPU_SMOKE=1 OUT=/tmp/o PYTHON=.venv/bin/python bash bench/gpu/run.sh   # tiny sizes, on a CPU
+#
+# Each part runs under its own time limit and a failure is reported and passed over, so one part
+# never loses the others' figures. Everything printed also goes to $OUT/figures.log as it comes.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export PYTHONUNBUFFERED=1
+OUT=${OUT:-gpu-out}
+PYTHON=${PYTHON:-python3}
+SMOKE=${GPU_SMOKE:-0}
+BUDGET=${BUDGET:-530}  # seconds for everything, inside the 10 minutes one command may run
+WORK=$(mktemp -d)
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/figures.log") 2>&1
+tee_pid=$!
+
+part() {  # part NAME SECONDS COMMAND...: runs COMMAND under a limit; a failure is reported, not fatal
+    local name=$1 limit=$2
+    shift 2
+    echo
+    echo "=== part $name (limit ${limit} s, ${SECONDS} s elapsed) ==="
+    local start=$SECONDS
+    timeout --signal=INT --kill-after=20 "$limit" "$@"
+    local status=$?
+    echo "=== part $name: exit $status after $((SECONDS - start)) s ==="
+    return 0
+}
+
+# The wheels that bench/gpu/wheels.sh gathered, those the image does not have already (the image's
+# own jax, flax, numpy, ... must stay in front), into a scratch folder on PYTHONPATH.
+if [ -d .whl ] && [ "$SMOKE" != 1 ]; then
+    missing=$("$PYTHON" - <<'EOF'
+import importlib.metadata, pathlib, sys
+for wheel in sorted(pathlib.Path(".whl").glob("*.whl")):
+    name = wheel.name.split("-")[0]
+    try:
+        importlib.metadata.version(name)
+        print(f"in the image already, not installed: {wheel.name}", file=sys.stderr)
+    except importlib.metadata.PackageNotFoundError:
+        print(wheel)
+EOF
+)
+    if [ -n "$missing" ]; then
+        # shellcheck disable=SC2086  # one wheel path per word
+        "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $missing \
+            || echo "installing the wheels failed: the parts that need them will fail"
+    fi
+    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
+fi
+"$PYTHON" -c "import jax; print('jax', jax.__version__, jax.devices())"
+nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
+
+if [ "$SMOKE" = 1 ]; then  # every path of the GPU run, tiny, with room for a slow shared CPU
+    part a 400 "$PYTHON" bench/gpu/parts.py updates --json "$WORK/updates.json" --steps 20 --seeds 2 --smoke
+    part b 200 "$PYTHON" bench/sweep_scaling.py --runs 1 2 --steps 20 --width 16 --agents sac
+    part c 200 "$PYTHON" bench/brax_backends.py --envs halfcheetah --backends spring --batch-sizes 2 --steps 5 --min-seconds 0.1
+    part d 200 "$PYTHON" bench/gpu/parts.py sbx --json "$WORK/updates.json" --steps 20 --smoke
+    eval_every=200
+    plan=(--seconds 60 --max-steps 400 --learning-starts 100)
+    small=(--critic-width 32 --actor-width 32 --batch-size 32 --learning-starts 100)
+    limit_e=400
+else
+    part a 140 "$PYTHON" bench/gpu/parts.py updates --json "$WORK/updates.json" --steps 500 --seeds 1 8
+    part b 75 "$PYTHON" bench/sweep_scaling.py --runs 1 8 64 256 --steps 200 --agents sac crossq
+    part c 80 "$PYTHON" bench/brax_backends.py --envs halfcheetah --backends spring --batch-sizes 1 4096 64 --steps 100 --min-seconds 1
+    part d 50 "$PYTHON" bench/gpu/parts.py sbx --json "$WORK/updates.json" --steps 500
+    eval_every=2500
+    limit_e=$((BUDGET - SECONDS - 30))  # 30 s for the report and the copies
+    [ "$limit_e" -ge 60 ] || limit_e=60  # earlier parts overran: a short run still writes its records
+    plan=(--seconds "$limit_e")
+    small=()
+fi
+steps=$("$PYTHON" bench/gpu/parts.py plan --json "$WORK/updates.json" --eval-every "$eval_every" "${plan[@]}") \
+    || steps=$eval_every
+
+RUN=$WORK/crossq-halfcheetah
+echo "part e: $steps env steps per run, $limit_e s for it"
+part e "$limit_e" "$PYTHON" train.py crossq --preset paper --env gym/HalfCheetah-v4 --seeds 5 \
+    --total-steps "$steps" --eval-every "$eval_every" --eval-episodes 1 --checkpoint-every 0 "${small[@]}" \
+    --out "$RUN" --overwrite
+part report 60 "$PYTHON" -m reports "$RUN" --out "$RUN/report"
+
+# At most 8 files come back from the GPU machine: the log, the run's records, the report.
+cp "$RUN"/config.json "$RUN"/evals.csv "$RUN"/summary.json "$RUN"/curves.png "$OUT"/ 2>/dev/null
+cp "$RUN"/report/report.md "$OUT"/ 2>/dev/null
+cp "$RUN"/report/curves_*.png "$OUT"/ 2>/dev/null  # the name report.md links to
+echo "done in $SECONDS s; in $OUT: $(ls "$OUT" | tr '\n' ' ')"
+exec >&- 2>&-
+wait "$tee_pid"  # figures.log is whole before the command returns
