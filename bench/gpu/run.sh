@@ -60,6 +60,16 @@ EOF
 fi
 "$PYTHON" -c "import jax; print('jax', jax.__version__, jax.devices())"
 nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
+nproc
+
+# SIDE_BY_SIDE=1: meanwhile, on the machine's CPU cores, Occam's and SBX's SAC and CrossQ at equal
+# configuration (bench/side_by_side.sh), each run stopped after SIDE_BY_SIDE_LIMIT seconds
+sbs_pid=
+if [ "${SIDE_BY_SIDE:-0}" = 1 ]; then
+    OUT=$WORK/side-by-side PYTHON=$PYTHON LIMIT=${SIDE_BY_SIDE_LIMIT:-450} bash bench/side_by_side.sh \
+        > "$WORK/side-by-side.log" 2>&1 &
+    sbs_pid=$!
+fi
 
 if [ "$SMOKE" = 1 ]; then  # every path of the GPU run, tiny, with room for a slow shared CPU
     part a 400 "$PYTHON" bench/gpu/parts.py updates --json "$WORK/updates.json" --steps 20 --seeds 2 --smoke
@@ -95,6 +105,11 @@ part report 60 "$PYTHON" -m reports "$RUN" --out "$RUN/report"
 cp "$RUN"/config.json "$RUN"/evals.csv "$RUN"/summary.json "$RUN"/curves.png "$OUT"/ 2>/dev/null
 cp "$RUN"/report/report.md "$OUT"/ 2>/dev/null
 cp "$RUN"/report/curves_*.png "$OUT"/ 2>/dev/null  # the name report.md links to
+if [ -n "$sbs_pid" ]; then
+    wait "$sbs_pid"
+    cat "$WORK/side-by-side/side_by_side.md" 2>/dev/null || tail -20 "$WORK/side-by-side.log"
+    tar czf "$OUT/side_by_side.tgz" -C "$WORK" side-by-side side-by-side.log
+fi
 echo "done in $SECONDS s; in $OUT: $(ls "$OUT" | tr '\n' ' ')"
 exec >&- 2>&-
 wait "$tee_pid"  # figures.log is whole before the command returns
