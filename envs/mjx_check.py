@@ -83,8 +83,7 @@ def compare_program(name: str):
     state, and the first observation of a fresh episode from each key."""
     from mujoco import mjx
 
-    task, _, model, reset_data, step_data = mjx_envs.make_physics(name)
-    blank = mjx.make_data(model, impl="jax")
+    task, _, model, reset_data, step_data, blank = mjx_envs.make_physics(name)
 
     def one(qpos, qvel, warmstart, action, reset_key):
         data = mjx.forward(model, blank.replace(qpos=qpos, qvel=qvel, qacc_warmstart=warmstart))

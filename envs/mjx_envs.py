@@ -238,10 +238,11 @@ def load_model(xml_file: str):
 
 
 def make_physics(name: str):
-    """(task, mj_model, mjx_model, reset_data, step_data) for `name`; the raw physics the tests compare.
+    """(task, mj_model, mjx_model, reset_data, step_data, blank) for `name`; the raw physics the tests compare.
 
     reset_data(key) -> mjx.Data of a fresh episode (gymnasium's set_state: qpos, qvel, then forward).
     step_data(data, ctrl) -> (data, reward, terminated): frame_skip MuJoCo steps with ctrl [nu].
+    blank: the model's mjx.Data at qpos0, at rest, before any forward pass.
     """
     from mujoco import mjx
 
@@ -263,14 +264,34 @@ def make_physics(name: str):
         reward, terminated = task.reward(data, after, ctrl, dt)
         return after, jnp.asarray(reward, jnp.float32), terminated
 
-    return task, mj_model, model, reset_data, step_data
+    return task, mj_model, model, reset_data, step_data, blank
+
+
+def _packing(blank):
+    """(pack, unpack) between mjx.Data and the tuple of its non-empty arrays: the env state carries
+    only those, since checkpoints (orbax) cannot save zero-size arrays (e.g. `act` of a model without
+    activations)."""
+    leaves, treedef = jax.tree.flatten(blank)
+    empty = [leaf.size == 0 for leaf in leaves]
+
+    def pack(data) -> tuple:
+        return tuple(leaf for leaf, is_empty in zip(jax.tree.leaves(data), empty) if not is_empty)
+
+    def unpack(packed: tuple):
+        arrays = iter(packed)
+        return treedef.unflatten([leaf if is_empty else next(arrays) for leaf, is_empty in zip(leaves, empty)])
+
+    return pack, unpack
 
 
 def make(name: str, max_episode_steps: int | None = None) -> Env:
-    """`mjx/<name>` in the contract of envs.core; max_episode_steps defaults to gymnasium's limit."""
-    task, mj_model, _, reset_data, step_data = make_physics(name)
+    """`mjx/<name>` in the contract of envs.core; max_episode_steps defaults to gymnasium's limit.
+
+    The env state's `inner` is the tuple of mjx.Data's non-empty arrays (see `_packing`)."""
+    task, mj_model, _, reset_data, step_data, blank = make_physics(name)
+    pack, unpack = _packing(blank)
     low, high = (np.asarray(bound, np.float32) for bound in np.asarray(mj_model.actuator_ctrlrange).T)
-    obs_dim = jax.eval_shape(lambda key: task.observe(reset_data(key)), jax.random.key(0)).shape[0]
+    obs_dim = jax.eval_shape(task.observe, blank).shape[0]
     spec = EnvSpec(
         env_id=f"mjx/{name}",
         obs_shape=(obs_dim,),
@@ -280,11 +301,11 @@ def make(name: str, max_episode_steps: int | None = None) -> Env:
 
     def raw_reset(key):
         data = reset_data(key)
-        return data, task.observe(data)
+        return pack(data), task.observe(data)
 
-    def raw_step(key, data, ctrl):
+    def raw_step(key, packed, ctrl):
         del key  # the physics is deterministic
-        data, reward, terminated = step_data(data, ctrl)
-        return data, task.observe(data), reward, terminated
+        data, reward, terminated = step_data(unpack(packed), ctrl)
+        return pack(data), task.observe(data), reward, terminated
 
     return make_env(spec, raw_reset, raw_step, jnp.asarray(low), jnp.asarray(high))
