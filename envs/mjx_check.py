@@ -105,8 +105,8 @@ def sampling_errors(mjx_obs: np.ndarray, gym_obs: np.ndarray) -> tuple[np.ndarra
     std_gap = np.abs(mjx_obs.std(0, ddof=1) - gym_obs.std(0, ddof=1))
     constant = mean_se < 1e-9
     return (
-        np.where(constant, (mean_gap > 1e-6) * np.inf, mean_gap / np.where(constant, 1.0, mean_se)),
-        np.where(constant, (std_gap > 1e-6) * np.inf, std_gap / np.where(constant, 1.0, std_se)),
+        np.where(constant, np.where(mean_gap > 1e-6, np.inf, 0.0), mean_gap / np.where(constant, 1.0, mean_se)),
+        np.where(constant, np.where(std_gap > 1e-6, np.inf, 0.0), std_gap / np.where(constant, 1.0, std_se)),
     )
 
 
