@@ -48,8 +48,6 @@ class Task:
     reward: Callable
     reset_noise: Callable
     episode_steps: int = EPISODE_STEPS
-    contact_forces: bool = False
-    """Whether the rules read `cfrc_ext` (gymnasium computes it after every step with mj_rnePostConstraint)."""
 
 
 def _uniform_noise(scale: float, qvel_normal: bool = False) -> Callable:
@@ -209,36 +207,10 @@ def _reacher(version: str) -> Task:
     return Task("reacher.xml", 2, observe, reward, reset_noise, episode_steps=50)
 
 
-def _ant(version: str) -> Task:
-    """v4 (use_contact_forces=False) neither observes nor costs the contact forces and pays the healthy
-    reward on the failing step too; v5 observes cfrc_ext of every body but the world, clipped to
-    [-1, 1], costs 5e-4 of their squares and pays the healthy reward only while healthy."""
-    (torso,) = _body_ids("ant.xml", "torso")
-
-    def contact_forces(data):
-        return jnp.clip(data.cfrc_ext, -1.0, 1.0)
-
-    def observe(data):
-        parts = [data.qpos[2:], data.qvel]
-        return jnp.concatenate(parts if version == "v4" else parts + [contact_forces(data)[1:].ravel()])
-
-    def reward(before, after, ctrl, dt):
-        state = jnp.concatenate([after.qpos, after.qvel])
-        is_healthy = jnp.all(jnp.isfinite(state)) & (0.2 <= state[2]) & (state[2] <= 1.0)
-        x_velocity = (after.xpos[torso, 0] - before.xpos[torso, 0]) / dt
-        if version == "v4":
-            return x_velocity + 1.0 - _control_cost(0.5, ctrl), ~is_healthy
-        contact_cost = 5e-4 * jnp.sum(jnp.square(contact_forces(after)))
-        return x_velocity + is_healthy.astype(jnp.float32) - _control_cost(0.5, ctrl) - contact_cost, ~is_healthy
-
-    return Task("ant.xml", 5, observe, reward, _uniform_noise(0.1, qvel_normal=True), contact_forces=version == "v5")
-
-
 TASKS: dict[str, Callable[[str], Task]] = {
     "HalfCheetah": _half_cheetah,
     "Hopper": _hopper,
     "Walker2d": _walker2d,
-    "Ant": _ant,
     "InvertedPendulum": _inverted_pendulum,
     "InvertedDoublePendulum": _inverted_double_pendulum,
     "Reacher": _reacher,
@@ -289,8 +261,6 @@ def make_physics(name: str):
             return mjx.step(model, data), None
 
         after, _ = jax.lax.scan(substep, data.replace(ctrl=ctrl), None, length=task.frame_skip)
-        if task.contact_forces:
-            after = mjx.rne_postconstraint(model, after)
         reward, terminated = task.reward(data, after, ctrl, dt)
         return after, jnp.asarray(reward, jnp.float32), terminated
 
