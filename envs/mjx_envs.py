@@ -4,9 +4,10 @@ The physics is `mujoco.mjx` with its pure-JAX implementation (`impl="jax"`), on 
 that the installed gymnasium ships (loaded from the gymnasium package, with its own solver
 options) and gymnasium's `frame_skip`. The task rules (observation, reward terms and weights,
 healthy ranges, reset noise) follow `gymnasium/envs/mujoco/<task>_v4.py` and `_v5.py` with their
-default arguments. The physics state carried between steps is the whole `mjx.Data`, as in
-gymnasium, so rules that read derived quantities (body positions, constraint forces) see what
-gymnasium's `data` holds: those of the last substep's start, MuJoCo's `mj_step` convention.
+default arguments. The physics state carried between steps is the whole `mjx.Data` (its non-empty
+arrays), as gymnasium keeps its `data`, so rules that read derived quantities (body positions,
+constraint forces) see what gymnasium's `data` holds: those of the last substep's start, MuJoCo's
+`mj_step` convention.
 `envs.core.make_env` adds the time limit, auto-reset and episode counters.
 """
 
