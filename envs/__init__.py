@@ -1,5 +1,6 @@
 """One interface over gymnax, brax and gymnasium MuJoCo: `make("gymnax/Pendulum-v1")`, `make("brax/hopper")`,
-`make("gym/HalfCheetah-v4")` (host-stepped: a `HostEnv`, see envs/gym_envs.py)."""
+`make("mjx/HalfCheetah-v4")` (gymnasium's task in pure JAX, envs/mjx_envs.py) and `make("gym/HalfCheetah-v4")`
+(host-stepped: a `HostEnv`, see envs/gym_envs.py)."""
 
 from __future__ import annotations
 
@@ -17,11 +18,12 @@ class UnknownEnvError(ValueError):
 
 def available() -> list[str]:
     """Every id `make` accepts."""
-    from envs import brax_envs, gym_envs, gymnax_envs
+    from envs import brax_envs, gym_envs, gymnax_envs, mjx_envs
 
     return (
         [f"gymnax/{n}" for n in gymnax_envs.available()]
         + [f"brax/{n}" for n in brax_envs.NAMES]
+        + [f"mjx/{n}" for n in mjx_envs.NAMES]
         + [f"gym/{n}" for n in gym_envs.NAMES]
     )
 
@@ -37,6 +39,7 @@ def make(env_id: str, **kwargs) -> Env | HostEnv:
     gymnax: EnvParams fields (e.g. max_steps_in_episode=100).
     brax: backend= ("generalized", "positional", "spring", "mjx"), max_episode_steps=, and the
     env constructor's arguments.
+    mjx: max_episode_steps= (default gymnasium's limit).
     gym: gymnasium.make's arguments (e.g. max_episode_steps=50); returns a host-stepped `HostEnv`.
     """
     ids = available()
@@ -53,6 +56,10 @@ def make(env_id: str, **kwargs) -> Env | HostEnv:
         from envs import gym_envs
 
         return gym_envs.make(name, **kwargs)
+    if backend == "mjx":
+        from envs import mjx_envs
+
+        return mjx_envs.make(name, **kwargs)
     from envs import brax_envs
 
     return brax_envs.make(name, **kwargs)

@@ -78,9 +78,12 @@ def config_differences(algo: str, config: dict, hyperparams: dict) -> list[str]:
 
 
 def published_task(env_id: str) -> str | None:
-    """Our env id -> the published `env` ("gym/HalfCheetah-v4" -> "HalfCheetah-v4"), None if unpublished."""
+    """Our env id -> the published `env` ("gym/HalfCheetah-v4" -> "HalfCheetah-v4"), None if unpublished.
+
+    mjx/<Task>-vN counts as the published task too: the same MJCF and rules in MJX, checked step by
+    step against gymnasium's C MuJoCo (envs/README.md, "gymnasium's tasks in JAX")."""
     family, _, name = env_id.partition("/")
-    return name if family == "gym" and name in published_tasks() else None
+    return name if family in ("gym", "mjx") and name in published_tasks() else None
 
 
 @functools.cache
