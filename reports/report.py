@@ -157,7 +157,9 @@ in rliable). Mean ± std is over runs (population std, as in the published summa
 before the mark if it lies within 2% of it (the published SAC grid evaluates every 16,666 steps,
 so 99,996 stands for 100k); the column "step" says which. Published curves are per-seed
 evaluations from reports/reference/ (source: reports/reference/SOURCE.md); they are drawn over the
-steps our runs covered.
+steps our runs covered. Runs on `mjx/<Task>-vN` (MJX in the fused loop) count as the published
+gymnasium task, like `gym/<Task>-vN`: envs/README.md gives their one-step and reset agreement with
+C MuJoCo.
 """
 
 
