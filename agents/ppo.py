@@ -248,18 +248,22 @@ class Minibatch(NamedTuple):
     target: jax.Array
 
 
-def _apply_train(module: nn.Module, variables: dict, params: Any, x: jax.Array):
-    """Train-mode forward pass -> (output, updated non-parameter collections, e.g. normalization statistics)."""
+def _apply_as_collected(module: nn.Module, variables: dict, params: Any, x: jax.Array):
+    """-> (output in eval mode, as the rollout was collected, so the ratio is 1 at unchanged
+    parameters; the non-parameter collections, e.g. normalization statistics, updated by a
+    train-mode pass over x, without gradient)."""
     statistics = {name: value for name, value in variables.items() if name != "params"}
+    output = module.apply({"params": params, **statistics}, x, train=False)
     if not statistics:
-        return module.apply({"params": params}, x, train=True), {}
-    return module.apply({"params": params, **statistics}, x, train=True, mutable=list(statistics))
+        return output, {}
+    frozen = jax.lax.stop_gradient(params)
+    return output, module.apply({"params": frozen, **statistics}, x, train=True, mutable=list(statistics))[1]
 
 
 def loss(params: dict, state: State, batch: Minibatch, hp: Hyperparams):
     """The PPO objective on one minibatch -> (loss, (updated statistics, metrics))."""
-    policy, actor_statistics = _apply_train(state.actor, state.actor_vars, params["actor"], batch.obs)
-    value, critic_statistics = _apply_train(state.critic, state.critic_vars, params["critic"], batch.obs)
+    policy, actor_statistics = _apply_as_collected(state.actor, state.actor_vars, params["actor"], batch.obs)
+    value, critic_statistics = _apply_as_collected(state.critic, state.critic_vars, params["critic"], batch.obs)
     log_prob, entropy = log_prob_and_entropy(policy, batch.action, state.discrete)
 
     advantage = batch.advantage

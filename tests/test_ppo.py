@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import envs
 import train
 from agents import ConfigError, ppo
 from agents.batching import broadcast, seed_keys
@@ -184,3 +185,20 @@ def test_running_statistics_match_numpy_and_returns_restart_after_an_episode():
     seen = np.array([1.0, 2.0, 1.5, 4.0])  # the returns before the restart went into the statistics
     np.testing.assert_allclose(scaler.stats.var, seen.var(), rtol=1e-4)
     np.testing.assert_allclose(scaler.scale(jnp.array(2.0)), 2.0 / np.sqrt(seen.var()), rtol=1e-4)
+
+
+def test_a_batch_normalized_policy_has_ratio_one_at_the_parameters_that_collected_the_rollout():
+    """The rollout's log-probabilities and the loss's come from the same forward mode, so at unchanged
+    parameters the ratio is 1 (no clipping, KL 0), however far the running statistics are from a minibatch's."""
+    spec = envs.make("gymnax/Pendulum-v1").spec
+    config = ppo.Config(actor_width=16, critic_width=16, actor_norm="batch_norm", critic_norm="batch_norm")
+    hp = ppo.Hyperparams()
+    state = ppo.init(jax.random.key(0), spec, config, hp)
+    obs = 3.0 + 2.0 * jax.random.normal(jax.random.key(1), (32, 3))  # far from the initial statistics (0, 1)
+    action, log_prob, value = ppo.explore(state, obs, jax.random.key(2))
+    batch = ppo.Minibatch(obs, action, log_prob, value, advantage=jnp.linspace(-1.0, 1.0, 32), target=value)
+    params = {"actor": state.actor_vars["params"], "critic": state.critic_vars["params"]}
+    _, ((actor_statistics, critic_statistics), metrics) = ppo.loss(params, state, batch, hp)
+    assert float(metrics["approx_kl"]) < 1e-9 and float(metrics["clip_fraction"]) == 0.0, metrics
+    # the loss's pass still moves the running statistics toward the minibatch's
+    assert not np.allclose(jax.tree.leaves(actor_statistics)[0], jax.tree.leaves(state.actor_vars["batch_stats"])[0])
