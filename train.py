@@ -366,7 +366,13 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     open_checkpoints = lambda: checkpoint.Checkpoints(out, without=() if run.buffer_checkpoint else ("buffer",))  # noqa: E731
     if run.resume:
         checkpoints = open_checkpoints()
-        checkpoints.require_one()
+        saved_runs = checkpoints.num_runs()
+        if saved_runs != padded:
+            raise ConfigError(
+                f"{out}: its checkpoint holds {saved_runs} runs (its {num_runs} runs padded to a multiple of the "
+                f"devices it ran on) but {mesh.size} device(s) here take {padded}; resume it on as many devices "
+                "as it started on"
+            )
 
     preset = f" (preset {run.preset})" if run.preset else ""
     grid = f" x {len(settings)} settings of {', '.join(swept)}" if swept else ""
