@@ -71,3 +71,35 @@ def test_the_same_command_twice_gives_identical_evals(tmp_path):
         result = subprocess.run(command(tmp_path / name, *args), capture_output=True, text=True, cwd=ROOT, timeout=600)
         assert result.returncode == 0, result.stderr
     assert evals_without_wall_time(tmp_path / "first") == evals_without_wall_time(tmp_path / "second")
+
+
+def test_a_diverged_run_is_frozen_at_the_start_of_the_period_it_diverged_in():
+    """No updates in period 0 (learning starts at 150), so the 1e9 learning rate diverges in period 1:
+    the run's whole state (buffer, parameters, keys, env states) stays the state after period 0."""
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from agents import sac
+    from agents.batching import broadcast, keys_for
+    from agents.off_policy import TrainConfig, make_loop
+
+    config = TrainConfig("sac", sac.Config(actor_width=8, critic_width=8, batch_size=16, learning_starts=150),
+                         total_steps=300, eval_every=100, eval_episodes=1)
+    loop = make_loop(config)
+    hp = broadcast(sac.Hyperparams(), 2).replace(learning_rate=jnp.array([1e-3, 1e9]))
+    run_period = jax.jit(jax.vmap(loop.run_period, in_axes=(0, 0, None)))
+    states = [jax.jit(jax.vmap(loop.init))(hp, keys_for([0, 1]))]
+    for period in range(config.num_evals):
+        state, metrics = run_period(states[-1], hp, jnp.int32(period))
+        states.append(state)
+    assert 100 < int(metrics["diverged_at"][1]) <= 200 and int(metrics["diverged_at"][0]) == -1
+
+    def leaves(state, run):
+        state = jax.tree.map(lambda x: jax.random.key_data(x) if jax.dtypes.issubdtype(x.dtype, jax.dtypes.prng_key) else x, state)
+        return [np.asarray(leaf[run]) for leaf in jax.tree.leaves(state.replace(diverged_at=None))]
+
+    for frozen, at_start in zip(leaves(states[-1], 1), leaves(states[1], 1)):
+        np.testing.assert_array_equal(frozen, at_start)
+    assert int(states[1].buffer.size[1]) == 100, "period 0 filled the buffer: the check is not against init"
+    assert not all(np.array_equal(a, b) for a, b in zip(leaves(states[-1], 0), leaves(states[1], 0))), "run 0 went on"
