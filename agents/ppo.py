@@ -57,8 +57,9 @@ class Config(NetworkConfig):
     """Clip the value update to --clip-eps around the rollout's values (PPO2's value clipping)."""
     normalize_advantages: bool = True
     """Standardize advantages within each minibatch."""
-    normalize_obs: bool = False
-    """Standardize observations by running statistics of all collected ones (clipped to +-10)."""
+    obs_norm: str = "none"
+    """Observation normalization, the flag every agent has: none, or rsnorm_clipped (standardized by
+    running statistics of all collected observations, clipped to +-10, as baselines' VecNormalize)."""
     normalize_reward: bool = False
     """Divide rewards by the running std of the discounted return (baselines' VecNormalize)."""
     adam_eps: float = 1e-5
@@ -101,14 +102,14 @@ PRESETS = {
         dict(env="gymnax/Acrobot-v1", num_envs=5, total_steps=200_000, eval_every=10_000),
     ),
     "pendulum": Preset(
-        Config(num_steps=100, num_epochs=10, num_minibatches=10, anneal_lr=False, normalize_obs=True),
+        Config(num_steps=100, num_epochs=10, num_minibatches=10, anneal_lr=False, obs_norm="rsnorm_clipped"),
         Hyperparams(learning_rate=1e-3, gamma=0.995, ent_coef=0.0, max_grad_norm=10.0),
         "rejax's configs/gymnax/pendulum.yaml",
         dict(env="gymnax/Pendulum-v1", num_envs=100, total_steps=150_000, eval_every=10_000),
     ),
     "brax": Preset(
         Config(actor_width=256, critic_width=256, num_steps=10, num_minibatches=32, anneal_lr=False,
-               normalize_obs=True, normalize_reward=True),
+               obs_norm="rsnorm_clipped", normalize_reward=True),
         Hyperparams(learning_rate=3e-4, ent_coef=0.0),
         "PureJaxRL's purejaxrl/ppo_continuous_action.py: hopper, 2048 envs x 10 steps, 32 minibatches, "
         "256x256, observation and reward normalization, 5e7 steps; any brax/<name> via --env",
@@ -126,7 +127,7 @@ DEFAULT_PRESET = "cartpole"
 class Rollout(NamedTuple):
     """One rollout; every leaf has leading axes [num_steps, num_envs].
 
-    obs and final_obs are as the networks saw them (normalized when --normalize-obs); final_obs is
+    obs and final_obs are as the networks saw them (normalized with --obs-norm rsnorm_clipped); final_obs is
     the true next observation (`Timestep.final_obs`); reward is as learned from (scaled when
     --normalize-reward); done = terminated or truncated.
     """

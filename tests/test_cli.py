@@ -102,6 +102,7 @@ def test_a_run_that_cannot_fit_on_disk_is_refused(tmp_path, monkeypatch):
         (["sac", "--sweep", "learning_rate=1e-3,-1"], "error: --sweep learning_rate=1e-3,-1: learning_rate must be > 0"),
         (["sac", "--sweep-random", "2", "--sweep", "gamma=lin:0.9:1.1"], "error: --sweep gamma=lin:0.9:1.1: gamma must be in (0, 1], got 1.1"),
         (["--preset", "paper", "--preset", "cpu"], "error: --preset is given more than once; pick one"),
+        (["ppo", "--obs-norm", "rsnorm"], "error: --obs-norm must be one of none, rsnorm_clipped for ppo, got 'rsnorm'"),
     ],
 )
 def test_parse_and_range_errors_are_one_line_with_exit_code_2(argv, message, capsys, tmp_path):

@@ -71,7 +71,7 @@ NETWORKS = {
     "--sweep": st.sampled_from(["learning_rate=1e-3,3e-4", "gamma=0.9,0.99"]),
 }
 OFF_POLICY = {**NETWORKS, "--num-envs": st.sampled_from([1, 2]), "--utd": st.integers(1, 2)}
-ON_POLICY = {**NETWORKS, "--num-minibatches": st.sampled_from([1, 2]), "--normalize-obs": st.just(None),
+ON_POLICY = {**NETWORKS, "--num-minibatches": st.sampled_from([1, 2]), "--obs-norm": st.sampled_from(["none", "rsnorm_clipped"]),
              "--normalize-reward": st.just(None)}
 
 

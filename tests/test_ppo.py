@@ -141,7 +141,7 @@ def test_help_documents_every_ppo_knob(capsys):
     page = capsys.readouterr().out
     for flag in ("--num-envs", "--preset", "--actor-net", "--critic-net", "--actor-width", "--critic-depth",
                  "--num-steps", "--num-epochs", "--num-minibatches", "--anneal-lr", "--clip-value",
-                 "--normalize-obs", "--normalize-reward", "--learning-rate", "--gamma", "--gae-lambda",
+                 "--obs-norm", "--normalize-reward", "--learning-rate", "--gamma", "--gae-lambda",
                  "--clip-eps", "--ent-coef", "--vf-coef", "--max-grad-norm"):
         assert flag in page, flag
 
