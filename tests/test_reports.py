@@ -1,7 +1,5 @@
 import csv
 import json
-import os
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -207,49 +205,3 @@ def test_a_diverged_run_is_left_out_and_the_report_says_so(tmp_path):
     (group,) = report["groups"]
     assert group["seeds"] == [0, 2] and group["checkpoints"][0]["ours"]["mean"] == -175.0
     assert "Note: left out run(s) 1: diverged (summary.json)." in (tmp_path / "report" / "report.md").read_text()
-
-
-SWEEP = ["sac", "--seeds", "1", "--total-steps", "200", "--eval-every", "100", "--eval-episodes", "1",
-         "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8",
-         "--sweep", "learning_rate=1e-3,1e9"]
-
-
-def test_reports_on_directories_written_by_train_a_diverging_sweep_an_interrupted_and_a_resumed_run(
-    tmp_path, monkeypatch, capsys
-):
-    """A learning-rate sweep whose large setting diverges on every seed reports the healthy setting
-    and names the diverged one; the same sweep stopped by SIGTERM after its first evaluation reports
-    that evaluation; resumed, it reports what the uninterrupted sweep reports."""
-    import train
-
-    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
-    assert train.main([*SWEEP, "--out", str(whole)]) == 0
-    assert [d["hyperparams"] for d in json.loads((whole / "summary.json").read_text())["diverged"]] == [
-        {"learning_rate": 1e9}
-    ]
-    describe = output.describe_returns
-
-    def terminate_after_the_checkpoint(returns):  # the progress line follows the period's checkpoint
-        os.kill(os.getpid(), signal.SIGTERM)
-        return describe(returns)
-
-    monkeypatch.setattr(output, "describe_returns", terminate_after_the_checkpoint)
-    assert train.main([*SWEEP, "--out", str(stopped)]) == 130
-    monkeypatch.setattr(output, "describe_returns", describe)
-    assert json.loads((stopped / "summary.json").read_text())["interrupted"] is True
-
-    def report(directory: Path) -> dict:
-        (group,) = run_report(tmp_path / directory.name, directory)["groups"]
-        notes = (tmp_path / directory.name / "report" / "report.md").read_text()
-        assert "Note: left out setting learning_rate=1e+09: every run diverged or has non-finite returns." in notes
-        assert "learning_rate=0.001" in group["algorithm"] and group["seeds"] == [0]
-        return group
-
-    interrupted = report(stopped)
-    assert (interrupted["evaluations"], interrupted["last_env_step"]) == (1, 100)
-    assert train.main(["--resume", str(stopped)]) == 0
-    capsys.readouterr()
-    resumed, uninterrupted = report(stopped), report(whole)
-    assert (resumed["evaluations"], resumed["last_env_step"]) == (2, 200)
-    assert resumed["checkpoints"] == uninterrupted["checkpoints"]
-    assert np.isfinite(resumed["checkpoints"][-1]["ours"]["mean"])
