@@ -1,4 +1,3 @@
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -43,29 +42,6 @@ def test_bad_input_gives_one_clear_line_and_exit_code_2(args, message, tmp_path)
     result = run_cli(*args, "--out", str(tmp_path / "run"))
     assert result.returncode == 2
     assert message in result.stderr and "Traceback" not in result.stderr
-
-
-def test_tiny_run_writes_the_whole_run_directory(tmp_path):
-    out = tmp_path / "run"
-    result = run_cli(
-        "sac", "--seeds", "2", "--total-steps", "200", "--eval-every", "100", "--eval-episodes", "1",
-        "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8",
-        "--out", str(out),
-    )
-    assert result.returncode == 0, result.stderr
-    assert {p.name for p in out.iterdir()} >= {"config.json", "evals.csv", "summary.json", "curves.png"}
-    config = json.loads((out / "config.json").read_text())
-    assert "--total-steps 200" in config["command"] and config["config"]["batch_size"] == 16
-    rows = (out / "evals.csv").read_text().splitlines()
-    assert rows[0].startswith("run,seed,env_step,eval_return,eval_length")
-    assert len(rows) == 1 + 2 * 2
-    summary = json.loads((out / "summary.json").read_text())
-    assert len(summary["final_eval_return"]["per_run"]) == 2
-    for key in ("mean", "std", "iqm"):
-        assert key in summary["final_eval_return"]
-    for key in ("steps_per_second", "compile_seconds", "wall_seconds", "versions", "device"):
-        assert key in summary
-    assert run_cli("--seeds", "1", "--out", str(out)).returncode == 2, "an existing run directory is refused"
 
 
 def test_a_run_that_cannot_fit_on_disk_is_refused(tmp_path, monkeypatch):

@@ -30,7 +30,7 @@ SWEEP = ["sac", "--seeds", "2", "--total-steps", "300", "--eval-every", "100", "
 
 def test_a_diverging_sweep_is_frozen_reported_stopped_by_sigterm_resumed_and_reported(tmp_path, monkeypatch, capsys):
     """One sweep, learning rates 1e-3 and 1e9 x 2 seeds, updates from step 250 on, so the 1e9 runs
-    diverge in the third period. Written whole, it freezes the diverged runs at their state at the
+    diverge in the third period. Written whole (every file of the run directory), it freezes the diverged runs at their state at the
     period's start (checkpoint 2), the others go on, and the summary and evals.csv say which; the
     report shows the healthy setting and names the diverged one. The same sweep stopped by SIGTERM
     after its first evaluation keeps that evaluation; resumed, it reports what the whole sweep reports.
@@ -44,9 +44,19 @@ def test_a_diverging_sweep_is_frozen_reported_stopped_by_sigterm_resumed_and_rep
     from rundir import output
 
     whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    monkeypatch.setattr(sys, "argv", ["train.py", *SWEEP, "--out", str(whole)])  # the recorded command
     assert train.main([*SWEEP, "--out", str(whole)]) == 0
     assert "diverged (NaN/Inf) at env step" in capsys.readouterr().out
+    # the whole run directory
+    assert {p.name for p in whole.iterdir()} >= {"config.json", "evals.csv", "summary.json", "curves.png", "checkpoints"}
+    config = json.loads((whole / "config.json").read_text())
+    assert "--total-steps 300" in config["command"] and config["config"]["batch_size"] == 16
+    assert (whole / "evals.csv").read_text().startswith("run,seed,learning_rate,env_step,eval_return,eval_length")
     summary = json.loads((whole / "summary.json").read_text())
+    assert len(summary["final_eval_return"]["per_run"]) == 4 and {"mean", "std", "iqm"} <= summary["final_eval_return"].keys()
+    assert {"steps_per_second", "compile_seconds", "wall_seconds", "versions", "device"} <= summary.keys()
+    assert train.main([*SWEEP, "--out", str(whole)], check_only=True) == 2, "an existing run directory is refused"
+    assert capsys.readouterr().err.strip().endswith(f"pass --overwrite, or continue its run with --resume {whole}")
     diverged = sorted((d["run"], d["seed"], d["hyperparams"]["learning_rate"], d["env_step"]) for d in summary["diverged"])
     assert [entry[:3] for entry in diverged] == [(2, 0, 1e9), (3, 1, 1e9)]
     assert all(200 < entry[3] <= 300 for entry in diverged)
