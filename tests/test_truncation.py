@@ -13,7 +13,7 @@ import numpy as np
 
 import agents
 import envs
-from agents import ppo, sac
+from agents import ddpg, ppo
 from agents.batching import broadcast, keys_for, runs_mesh
 from agents.host_loop import make_host_loop
 from agents.off_policy import TrainConfig, train
@@ -56,15 +56,15 @@ def check_episode_ends(obs, next_obs, terminated):
 def test_the_fused_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode_end(monkeypatch):
     monkeypatch.setattr(envs, "make", lambda env_id, **kwargs: counting_env())
     config = TrainConfig(
-        "sac",
-        sac.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=40, buffer_size=64),
+        "ddpg",
+        ddpg.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=40, buffer_size=64),
         env="test/counting",
         total_steps=64,
         eval_every=32,
         eval_episodes=1,
         num_envs=2,
     )
-    state, _ = jax.jit(lambda hp, key: train(config, hp, key))(sac.Hyperparams(), jax.random.key(0))
+    state, _ = jax.jit(lambda hp, key: train(config, hp, key))(ddpg.Hyperparams(), jax.random.key(0))
     data = state.buffer.data
     assert int(state.buffer.size) == 64
     check_episode_ends(data.obs, data.next_obs, data.terminated)
@@ -76,14 +76,14 @@ def test_the_host_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode_
     make = envs.make
     monkeypatch.setattr(envs, "make", lambda env_id, **kwargs: make(env_id, max_episode_steps=5))
     config = TrainConfig(
-        "sac",
-        sac.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=30, buffer_size=60),
+        "ddpg",
+        ddpg.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=30, buffer_size=60),
         env="gym/InvertedPendulum-v4",
         total_steps=60,
         eval_every=60,
         eval_episodes=1,
     )
-    runs = make_host_loop(config).on_runs(broadcast(sac.Hyperparams(), 1), keys_for([0]), [0], runs_mesh())
+    runs = make_host_loop(config).on_runs(broadcast(ddpg.Hyperparams(), 1), keys_for([0]), [0], runs_mesh())
     runs.compile()
     stepped = []
     host_step = runs.train_envs.step
