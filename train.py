@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import functools
 import io
 import json
 import re
@@ -267,8 +268,8 @@ def main(argv: list[str] | None = None, check_only: bool = False) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:  # before training started (compiling, say): nothing was written
-        print("error: interrupted before training started; no run directory was written", file=sys.stderr)
+    except KeyboardInterrupt:  # outside the training loop, which handles its own (compiling, say)
+        print("error: interrupted (a run directory is written only once the program has compiled)", file=sys.stderr)
         return 130
 
 
@@ -363,7 +364,8 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     check_disk(out, num_runs, config, stored if run.checkpoint_every else 0)
     if check_only:
         return 0
-    open_checkpoints = lambda: checkpoint.Checkpoints(out, without=() if run.buffer_checkpoint else ("buffer",))  # noqa: E731
+    left_out = () if run.buffer_checkpoint else ("buffer",)
+    open_checkpoints = functools.partial(checkpoint.Checkpoints, out, without=left_out)
     if run.resume:
         checkpoints = open_checkpoints()
         saved_runs = checkpoints.num_runs()

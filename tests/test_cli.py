@@ -117,7 +117,7 @@ def test_ctrl_c_while_compiling_is_one_line_and_writes_nothing(tmp_path, monkeyp
     out = tmp_path / "run"
     assert train.main([*TINY_SAC, "--out", str(out)]) == 130
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == ["error: interrupted before training started; no run directory was written"]
+    assert lines == ["error: interrupted (a run directory is written only once the program has compiled)"]
     assert not out.exists()
 
 
