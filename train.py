@@ -11,9 +11,13 @@ OUT/curves.png; see docs/architecture.md for their contents.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import difflib
+import functools
+import io
 import json
+import re
 import shutil
 import signal
 import sys
@@ -24,9 +28,10 @@ from typing import Annotated, Generic, TypeVar
 
 import tyro
 
-from agents import AGENTS, ConfigError, Preset
+from agents import AGENTS, ConfigError, Preset, ranges
 from agents.common import resolve_gamma
 
+RunT = TypeVar("RunT")
 ConfigT = TypeVar("ConfigT")
 HyperparamsT = TypeVar("HyperparamsT")
 
@@ -71,10 +76,19 @@ class RunArgs:
 
 
 @dataclasses.dataclass(frozen=True)
-class Command(Generic[ConfigT, HyperparamsT]):
-    run: RunArgs
-    config: ConfigT
-    hp: HyperparamsT
+class OnPolicyRunArgs(RunArgs):
+    """What to run, how long, and where to write it."""
+
+    buffer_checkpoint: tyro.conf.Suppress[bool] = True
+    """On-policy runs keep no replay buffer: not offered."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Command(Generic[RunT, ConfigT, HyperparamsT]):
+    # the names title the groups of --help
+    run: Annotated[RunT, tyro.conf.arg(name="run")]
+    config: Annotated[ConfigT, tyro.conf.arg(name="agent (static settings: changing one recompiles)")]
+    hp: Annotated[HyperparamsT, tyro.conf.arg(name="hyperparameters (arrays: --sweep takes them)")]
 
 
 DEFAULT_AGENT = "crossq"
@@ -139,6 +153,9 @@ def parse(argv: list[str]) -> tuple[str, Command]:
     else:
         name, flags = DEFAULT_AGENT, argv
     module = AGENTS[name]
+    presets_given = [flag for flag in flags if flag == "--preset" or flag.startswith("--preset=")]
+    if len(presets_given) > 1:
+        raise ConfigError("--preset is given more than once; pick one (explicit flags override its settings)")
     defaults, preset = agent_defaults(name, module, flag_value(flags, "--preset"))
     presets = getattr(module, "PRESETS", {})
     listed = "; ".join(
@@ -150,15 +167,69 @@ def parse(argv: list[str]) -> tuple[str, Command]:
         f"{', '.join(AGENTS)} (default {DEFAULT_AGENT}). This page: {name}, {module.__doc__.splitlines()[0]}"
         f"\n\n{name} presets (--preset): {listed or 'none'}"
     )
-    command = tyro.cli(
-        Command[module.Config, module.Hyperparams],
-        args=flags,
-        prog=f"train.py {name}",
-        default=Command(RunArgs(preset=preset, **defaults.run), defaults.config, defaults.hyperparams),
-        description=usage,
-        config=(tyro.conf.OmitArgPrefixes,),
-    )
+    run_args = run_args_of(module)
+    tyro_errors = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(tyro_errors):
+            command = tyro.cli(
+                Command[run_args, module.Config, module.Hyperparams],
+                args=flags,
+                prog=f"train.py {name}",
+                default=Command(run_args(preset=preset, **defaults.run), defaults.config, defaults.hyperparams),
+                description=usage,
+                config=(tyro.conf.OmitArgPrefixes,),
+            )
+    except SystemExit as exit_:
+        if not exit_.code:  # --help
+            raise
+        raise ConfigError(parse_error(tyro_errors.getvalue(), name, module)) from None
     return name, command
+
+
+def parse_error(report: str, name: str, module) -> str:
+    """tyro's multi-line parse error report -> one line saying what to change."""
+    lines = [line.strip("│ ") for line in report.splitlines() if line.strip("-─│╭╮╰╯ ")]
+    message = lines[1] if len(lines) > 1 else "could not parse the flags"
+    if match := re.match(r"Error parsing (--[\w-]+): invalid literal for int\(\) with base 10: '(.*)'", message):
+        flag, value = match.groups()
+        try:
+            number = float(value)
+        except ValueError:
+            return f"{flag} takes an integer, got {value!r}"
+        if number.is_integer():
+            return f"{flag} takes an integer: {int(number)}"
+        return f"{flag} takes an integer, got {value}"
+    if match := re.match(r"Error parsing (--[\w-]+): could not convert string to float: '(.*)'", message):
+        return f"{match[1]} takes a number, got {match[2]!r}"
+    if match := re.match(r"Unrecognized options: (.*)", message):
+        unknown = match[1].split(", ")
+        agent = next((token for token in unknown if token in AGENTS), None)
+        if agent is not None:
+            return f"the agent name comes before the flags: python train.py {agent} [flags]"
+        flags = [token for token in unknown if token.startswith("-")]
+        if not flags:
+            return f"unexpected value {unknown[0]!r} (a switch such as --overwrite takes no value)"
+        close = difflib.get_close_matches(flags[0], known_flags(module), n=1)
+        hint = f"did you mean {close[0]}? " if close else ""
+        return f"{name} has no flag {flags[0]}; {hint}python train.py {name} --help lists them"
+    return f"{message} (python train.py {name} --help lists the flags)"
+
+
+def run_args_of(module) -> type[RunArgs]:
+    """The run flags an agent's page offers."""
+    return OnPolicyRunArgs if getattr(module, "LOOP", "off_policy") == "on_policy" else RunArgs
+
+
+def known_flags(module) -> list[str]:
+    """Every flag of an agent's page, switches with their --no- form."""
+    flags = []
+    for cls in (run_args_of(module), module.Config, module.Hyperparams):
+        for field in dataclasses.fields(cls):
+            if "Suppress" in str(field.type):
+                continue
+            flag = "--" + field.name.replace("_", "-")
+            flags += [flag, "--no-" + flag[2:]] if field.type in (bool, "bool") else [flag]
+    return flags
 
 
 def out_dir(run: RunArgs, agent: str) -> Path:
@@ -169,7 +240,8 @@ def out_dir(run: RunArgs, agent: str) -> Path:
     else:
         out = Path(run.out)
     if out.exists() and (not out.is_dir() or any(out.iterdir())) and not run.overwrite:
-        raise ConfigError(f"--out {out} exists and is not empty; choose another --out or pass --overwrite")
+        resume = f", or continue its run with --resume {out}" if (out / "checkpoints").is_dir() else ""
+        raise ConfigError(f"--out {out} exists and is not empty; choose another --out or pass --overwrite{resume}")
     return out
 
 
@@ -197,12 +269,20 @@ def main(argv: list[str] | None = None, check_only: bool = False) -> int:
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # outside the training loop, which handles its own (compiling, say)
+        print("error: interrupted (a run directory is written only once the program has compiled)", file=sys.stderr)
+        return 130
 
 
 def run_training(agent_name: str, command: Command, check_only: bool = False) -> int:
     run = command.run
     if run.seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {run.seeds}")
+    if not -(2**31) <= run.seed <= 2**31 - run.seeds:
+        raise ConfigError(
+            f"--seed {run.seed} with --seeds {run.seeds} uses seeds {run.seed} .. {run.seed + run.seeds - 1}; "
+            f"seeds are 32-bit: --seed must lie in {-(2**31)} .. {2**31 - run.seeds}"
+        )
     import envs
 
     on_policy = getattr(AGENTS[agent_name], "LOOP", "off_policy") == "on_policy"
@@ -249,6 +329,9 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     static = [f.name for f in dataclasses.fields(command.config)] + [f.name for f in dataclasses.fields(RunArgs)]
     settings = sweep.settings(run.sweep, type(command.hp), static, run.sweep_random, run.seed)
     swept = list(settings[0])
+    for field in dataclasses.fields(command.hp):
+        if field.name not in swept:
+            ranges.check(field.name, getattr(command.hp, field.name), "--" + field.name.replace("_", "-"))
     runs = [(index, seed) for index in range(len(settings)) for seed in seeds]
     num_runs = len(runs)
     hp_values = {
@@ -285,12 +368,17 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     check_disk(out, num_runs, config, stored if run.checkpoint_every else 0)
     if check_only:
         return 0
-    out.mkdir(parents=True, exist_ok=True)
-    if not run.resume:
-        output.write_json(out / "config.json", resolved)
-    checkpoints = checkpoint.Checkpoints(out, without=() if run.buffer_checkpoint else ("buffer",))
+    left_out = () if run.buffer_checkpoint else ("buffer",)
+    open_checkpoints = functools.partial(checkpoint.Checkpoints, out, without=left_out)
     if run.resume:
-        checkpoints.require_one()
+        checkpoints = open_checkpoints()
+        saved_runs = checkpoints.num_runs()
+        if saved_runs != padded:
+            raise ConfigError(
+                f"{out}: its checkpoint holds {saved_runs} runs (its {num_runs} runs padded to a multiple of the "
+                f"devices it ran on) but {mesh.size} device(s) here take {padded}; resume it on as many devices "
+                "as it started on"
+            )
 
     preset = f" (preset {run.preset})" if run.preset else ""
     grid = f" x {len(settings)} settings of {', '.join(swept)}" if swept else ""
@@ -314,6 +402,12 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
         returns = [np.asarray(values, np.float64) for values in progress["returns"]]
         diverged = {entry["run"]: entry for entry in progress["diverged"]}
         print(f"resumed from the checkpoint after {len(env_steps)} evaluations ({env_steps[-1]} env steps)")
+    # written only once compiled: a run stopped or failing before this leaves no directory in the way
+    fresh = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    if not run.resume:
+        output.write_json(out / "config.json", resolved)
+        checkpoints = open_checkpoints()
     log = output.EvalLog(out / "evals.csv", swept, after_step=env_steps[-1] if run.resume else None)
     start = time.perf_counter() - earlier_seconds
     period_end = time.perf_counter()
@@ -357,9 +451,14 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     finally:
         log.close()
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        if fresh and not env_steps:  # stopped or crashed before any evaluation: nothing to keep
+            shutil.rmtree(out)
     wall_seconds = time.perf_counter() - start
     if not env_steps:
-        print(f"no evaluation finished; config.json and an empty evals.csv are in {out}", file=sys.stderr)
+        if fresh:
+            print(f"no evaluation finished; removed {out}, so the same command can run again", file=sys.stderr)
+        else:
+            print(f"no evaluation finished; config.json and an empty evals.csv are in {out}", file=sys.stderr)
         return 130
 
     returns = np.stack(returns, axis=1)

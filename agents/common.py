@@ -30,9 +30,9 @@ class NetworkConfig:
     """The actor's and the critic's torsos, the same flags in every agent."""
 
     actor_net: str = "mlp"
-    """Actor torso architecture (see networks.KINDS)."""
+    """Actor torso architecture, one of networks.KINDS: mlp, simba."""
     critic_net: str = "mlp"
-    """Critic torso architecture (see networks.KINDS)."""
+    """Critic torso architecture, one of networks.KINDS: mlp, simba."""
     actor_width: int = 256
     """Hidden units per actor layer."""
     critic_width: int = 256

@@ -23,6 +23,10 @@ from agents.normalizers import ReturnScaler, normalize_clipped
 from networks import rsnorm
 
 
+OBS_NORMS = ("none", "rsnorm_clipped")
+"""--obs-norm of on-policy agents: none, or running statistics with the result clipped to +-10."""
+
+
 @dataclasses.dataclass(frozen=True)
 class OnPolicyConfig(loop.RunConfig):
     """Static settings of one on-policy run; a rollout is num_envs x agent_config.num_steps env steps."""
@@ -49,6 +53,8 @@ def validate(config: OnPolicyConfig) -> None:
         num_epochs=agent_config.num_epochs,
         num_minibatches=agent_config.num_minibatches,
     )
+    if agent_config.obs_norm not in OBS_NORMS:
+        raise ConfigError(f"--obs-norm must be one of {', '.join(OBS_NORMS)} for {config.agent}, got {agent_config.obs_norm!r}")
     rollout = config.rollout_steps
     if config.eval_every % rollout:
         lower = max(1, config.eval_every // rollout) * rollout
@@ -72,7 +78,7 @@ class RunState:
     obs: jax.Array
     """[num_envs, *obs_shape] the raw observations to act on next."""
     obs_stats: rsnorm.RunningStats
-    """Running mean and variance of the collected observations (used with --normalize-obs)."""
+    """Running mean and variance of the collected observations (used with --obs-norm rsnorm_clipped)."""
     return_scaler: ReturnScaler
     """Discounted returns and their running variance (used with --normalize-reward)."""
     key: jax.Array
@@ -89,9 +95,10 @@ def make_loop(config: OnPolicyConfig) -> loop.Loop:
     spec = env.spec
     num_envs = config.num_envs
     vmapped_step = jax.vmap(env.step)
+    normalizing = agent_config.obs_norm == "rsnorm_clipped"
 
     def normalized(stats: rsnorm.RunningStats, obs: jax.Array) -> jax.Array:
-        return normalize_clipped(stats, obs) if agent_config.normalize_obs else obs
+        return normalize_clipped(stats, obs) if normalizing else obs
 
     def init(hp, key: jax.Array) -> RunState:
         agent_key, env_key, eval_key, key = jax.random.split(key, 4)
@@ -109,7 +116,7 @@ def make_loop(config: OnPolicyConfig) -> loop.Loop:
 
     def env_step(run: RunState, hp):
         key, act_key, step_key = jax.random.split(run.key, 3)
-        obs_stats = rsnorm.update(run.obs_stats, run.obs) if agent_config.normalize_obs else run.obs_stats
+        obs_stats = rsnorm.update(run.obs_stats, run.obs) if normalizing else run.obs_stats
         obs = normalized(obs_stats, run.obs)
         action, log_prob, value = agent.explore(run.agent, obs, act_key)
         env_state, timestep = vmapped_step(jax.random.split(step_key, num_envs), run.env_state, action)

@@ -57,8 +57,9 @@ class Config(NetworkConfig):
     """Clip the value update to --clip-eps around the rollout's values (PPO2's value clipping)."""
     normalize_advantages: bool = True
     """Standardize advantages within each minibatch."""
-    normalize_obs: bool = False
-    """Standardize observations by running statistics of all collected ones (clipped to +-10)."""
+    obs_norm: str = "none"
+    """Observation normalization, the flag every agent has: none, or rsnorm_clipped (standardized by
+    running statistics of all collected observations, clipped to +-10, as baselines' VecNormalize)."""
     normalize_reward: bool = False
     """Divide rewards by the running std of the discounted return (baselines' VecNormalize)."""
     adam_eps: float = 1e-5
@@ -101,14 +102,14 @@ PRESETS = {
         dict(env="gymnax/Acrobot-v1", num_envs=5, total_steps=200_000, eval_every=10_000),
     ),
     "pendulum": Preset(
-        Config(num_steps=100, num_epochs=10, num_minibatches=10, anneal_lr=False, normalize_obs=True),
+        Config(num_steps=100, num_epochs=10, num_minibatches=10, anneal_lr=False, obs_norm="rsnorm_clipped"),
         Hyperparams(learning_rate=1e-3, gamma=0.995, ent_coef=0.0, max_grad_norm=10.0),
         "rejax's configs/gymnax/pendulum.yaml",
         dict(env="gymnax/Pendulum-v1", num_envs=100, total_steps=150_000, eval_every=10_000),
     ),
     "brax": Preset(
         Config(actor_width=256, critic_width=256, num_steps=10, num_minibatches=32, anneal_lr=False,
-               normalize_obs=True, normalize_reward=True),
+               obs_norm="rsnorm_clipped", normalize_reward=True),
         Hyperparams(learning_rate=3e-4, ent_coef=0.0),
         "PureJaxRL's purejaxrl/ppo_continuous_action.py: hopper, 2048 envs x 10 steps, 32 minibatches, "
         "256x256, observation and reward normalization, 5e7 steps; any brax/<name> via --env",
@@ -126,7 +127,7 @@ DEFAULT_PRESET = "cartpole"
 class Rollout(NamedTuple):
     """One rollout; every leaf has leading axes [num_steps, num_envs].
 
-    obs and final_obs are as the networks saw them (normalized when --normalize-obs); final_obs is
+    obs and final_obs are as the networks saw them (normalized with --obs-norm rsnorm_clipped); final_obs is
     the true next observation (`Timestep.final_obs`); reward is as learned from (scaled when
     --normalize-reward); done = terminated or truncated.
     """
@@ -248,18 +249,22 @@ class Minibatch(NamedTuple):
     target: jax.Array
 
 
-def _apply_train(module: nn.Module, variables: dict, params: Any, x: jax.Array):
-    """Train-mode forward pass -> (output, updated non-parameter collections, e.g. normalization statistics)."""
+def _apply_as_collected(module: nn.Module, variables: dict, params: Any, x: jax.Array):
+    """-> (output in eval mode, as the rollout was collected, so the ratio is 1 at unchanged
+    parameters; the non-parameter collections, e.g. normalization statistics, updated by a
+    train-mode pass over x, without gradient)."""
     statistics = {name: value for name, value in variables.items() if name != "params"}
+    output = module.apply({"params": params, **statistics}, x, train=False)
     if not statistics:
-        return module.apply({"params": params}, x, train=True), {}
-    return module.apply({"params": params, **statistics}, x, train=True, mutable=list(statistics))
+        return output, {}
+    frozen = jax.lax.stop_gradient(params)
+    return output, module.apply({"params": frozen, **statistics}, x, train=True, mutable=list(statistics))[1]
 
 
 def loss(params: dict, state: State, batch: Minibatch, hp: Hyperparams):
     """The PPO objective on one minibatch -> (loss, (updated statistics, metrics))."""
-    policy, actor_statistics = _apply_train(state.actor, state.actor_vars, params["actor"], batch.obs)
-    value, critic_statistics = _apply_train(state.critic, state.critic_vars, params["critic"], batch.obs)
+    policy, actor_statistics = _apply_as_collected(state.actor, state.actor_vars, params["actor"], batch.obs)
+    value, critic_statistics = _apply_as_collected(state.critic, state.critic_vars, params["critic"], batch.obs)
     log_prob, entropy = log_prob_and_entropy(policy, batch.action, state.discrete)
 
     advantage = batch.advantage

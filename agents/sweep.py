@@ -14,6 +14,7 @@ import math
 
 import numpy as np
 
+from agents import ranges
 from agents.common import ConfigError
 
 
@@ -67,13 +68,16 @@ def settings(
         name, values = parse_spec(spec, sweepable, static_names)
         if name in axes:
             raise ConfigError(f"--sweep names {name} twice; give all its values in one --sweep")
+        # a range is checked at both ends, so every draw lies in the admissible range
+        for value in values if isinstance(values, list) else values[1:]:
+            ranges.check(name, value, f"--sweep {spec}")
         axes[name] = values
     if num_random < 0:
         raise ConfigError(f"--sweep-random must be >= 0, got {num_random}")
     if num_random == 0:
-        ranges = [name for name, values in axes.items() if isinstance(values, tuple)]
-        if ranges:
-            raise ConfigError(f"--sweep ranges ({', '.join(ranges)}) need --sweep-random N (the number of draws)")
+        drawn_names = [name for name, values in axes.items() if isinstance(values, tuple)]
+        if drawn_names:
+            raise ConfigError(f"--sweep ranges ({', '.join(drawn_names)}) need --sweep-random N (the number of draws)")
         names = list(axes)
         return [dict(zip(names, combo)) for combo in itertools.product(*axes.values())] or [{}]
     if not axes:

@@ -140,7 +140,9 @@ def read_evals(directory: Path, diverged: set[int]) -> dict[tuple, tuple[tuple[i
     """evals.csv -> per setting ((name, value) pairs of the swept columns): (seeds, curves, notes).
 
     Keeps the evaluations every run of the setting finished (an interrupted run may stop mid-way)
-    and leaves out diverged runs and runs with a non-finite return.
+    and leaves out diverged runs and runs with a non-finite return; a setting with no run left
+    (every seed diverged: the usual end of a too-large learning rate) is left out and named in the
+    notes of the others.
     """
     path = directory / "evals.csv"
     if not path.is_file():
@@ -164,10 +166,21 @@ def read_evals(directory: Path, diverged: set[int]) -> dict[tuple, tuple[tuple[i
             returns.setdefault(setting, {}).setdefault(run, {})[step] = value
     if not returns:
         raise ReportError(f"{path} holds no evaluation yet; report a run that finished at least one")
-    return {setting: setting_curves(path, runs, seeds, diverged) for setting, runs in returns.items()}
+    per_setting = {setting: setting_curves(path, runs, seeds, diverged) for setting, runs in returns.items()}
+    failed = [setting for setting, kept in per_setting.items() if kept is None]
+    if len(failed) == len(per_setting):
+        raise ReportError(f"{path}: every run diverged or has non-finite returns; nothing to report")
+    left_out = tuple(
+        f"left out setting {setting_label(dict(setting))}: every run diverged or has non-finite returns"
+        for setting in failed
+    )
+    return {
+        setting: (kept[0], kept[1], kept[2] + left_out) for setting, kept in per_setting.items() if kept is not None
+    }
 
 
 def setting_curves(path: Path, runs: dict[int, dict[int, float]], seeds: dict[int, int], diverged: set[int]):
+    """-> (seeds, curves, notes) of the setting's healthy runs, or None if none is left."""
     notes = []
     left_out = sorted(run for run in runs if run in diverged)
     if left_out:
@@ -181,6 +194,6 @@ def setting_curves(path: Path, runs: dict[int, dict[int, float]], seeds: dict[in
         notes.append(f"left out run(s) {', '.join(map(str, broken))}: non-finite returns")
     kept = {run: curve for run, curve in kept.items() if run not in broken}
     if not kept:
-        raise ReportError(f"{path}: every run diverged or has non-finite returns; nothing to report")
+        return None
     returns = np.array([[curve[step] for step in steps] for curve in kept.values()])
     return tuple(seeds[run] for run in kept), Curves(np.array(steps), returns), tuple(notes)

@@ -1,4 +1,3 @@
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -45,29 +44,6 @@ def test_bad_input_gives_one_clear_line_and_exit_code_2(args, message, tmp_path)
     assert message in result.stderr and "Traceback" not in result.stderr
 
 
-def test_tiny_run_writes_the_whole_run_directory(tmp_path):
-    out = tmp_path / "run"
-    result = run_cli(
-        "sac", "--seeds", "2", "--total-steps", "200", "--eval-every", "100", "--eval-episodes", "1",
-        "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8",
-        "--out", str(out),
-    )
-    assert result.returncode == 0, result.stderr
-    assert {p.name for p in out.iterdir()} >= {"config.json", "evals.csv", "summary.json", "curves.png"}
-    config = json.loads((out / "config.json").read_text())
-    assert "--total-steps 200" in config["command"] and config["config"]["batch_size"] == 16
-    rows = (out / "evals.csv").read_text().splitlines()
-    assert rows[0].startswith("run,seed,env_step,eval_return,eval_length")
-    assert len(rows) == 1 + 2 * 2
-    summary = json.loads((out / "summary.json").read_text())
-    assert len(summary["final_eval_return"]["per_run"]) == 2
-    for key in ("mean", "std", "iqm"):
-        assert key in summary["final_eval_return"]
-    for key in ("steps_per_second", "compile_seconds", "wall_seconds", "versions", "device"):
-        assert key in summary
-    assert run_cli("--seeds", "1", "--out", str(out)).returncode == 2, "an existing run directory is refused"
-
-
 def test_a_run_that_cannot_fit_on_disk_is_refused(tmp_path, monkeypatch):
     import shutil
     from collections import namedtuple
@@ -81,3 +57,120 @@ def test_a_run_that_cannot_fit_on_disk_is_refused(tmp_path, monkeypatch):
     config = TrainConfig(agent="sac", agent_config=sac.Config(), total_steps=10_000, eval_every=1000)
     with pytest.raises(ConfigError, match="MiB free but the run writes about"):
         train.check_disk(tmp_path / "run", num_runs=4, config=config)
+
+
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["sac", "--total-steps", "1e6"], "error: --total-steps takes an integer: 1000000"),
+        (["sac", "--batch-size", "abc"], "error: --batch-size takes an integer, got 'abc'"),
+        (["sac", "--learning-rate", "abc"], "error: --learning-rate takes a number, got 'abc'"),
+        (["sac", "--learnin-rate", "3e-4"], "error: sac has no flag --learnin-rate; did you mean --learning-rate?"),
+        (["--seeds", "2", "sac"], "error: the agent name comes before the flags: python train.py sac [flags]"),
+        (["ppo", "--anneal-lr", "yes"], "error: unexpected value 'yes' (a switch such as --overwrite takes no value)"),
+        (["sac", "--seed", "4294967296", "--seeds", "1"], "error: --seed 4294967296 with --seeds 1 uses seeds"),
+        (["sac", "--seed", "2147483647", "--seeds", "2"], "error: --seed 2147483647 with --seeds 2 uses seeds 2147483647 .. 2147483648"),
+        (["sac", "--learning-rate", "-1"], "error: --learning-rate: learning_rate must be > 0, got -1"),
+        (["crossq", "--gamma", "1.5"], "error: --gamma: gamma must be in (0, 1], got 1.5"),
+        (["td3", "--tau", "0"], "error: --tau: tau must be in (0, 1], got 0"),
+        (["ddpg", "--exploration-noise", "-0.1"], "error: --exploration-noise: exploration_noise must be >= 0"),
+        (["ppo", "--gae-lambda", "nan"], "error: --gae-lambda: gae_lambda must be in [0, 1], got nan"),
+        (["sac", "--sweep", "learning_rate=1e-3,-1"], "error: --sweep learning_rate=1e-3,-1: learning_rate must be > 0"),
+        (["sac", "--sweep-random", "2", "--sweep", "gamma=lin:0.9:1.1"], "error: --sweep gamma=lin:0.9:1.1: gamma must be in (0, 1], got 1.1"),
+        (["--preset", "paper", "--preset", "cpu"], "error: --preset is given more than once; pick one"),
+        (["ppo", "--obs-norm", "rsnorm"], "error: --obs-norm must be one of none, rsnorm_clipped for ppo, got 'rsnorm'"),
+    ],
+)
+def test_parse_and_range_errors_are_one_line_with_exit_code_2(argv, message, capsys, tmp_path):
+    import train
+
+    assert train.main([*argv, "--out", str(tmp_path / "run")], check_only=True) == 2
+    captured = capsys.readouterr()
+    lines = [line for line in captured.err.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith(message), captured.err
+    assert captured.out == ""
+
+
+def test_the_edges_of_the_ranges_are_accepted(tmp_path):
+    import train
+
+    for argv in (
+        ["sac", "--gamma", "1", "--tau", "1", "--seed", "2147483646", "--seeds", "2"],
+        ["td3", "--exploration-noise", "0", "--target-noise", "0", "--seed", "-2147483648", "--seeds", "1"],
+        ["ppo", "--gae-lambda", "0", "--ent-coef", "0", "--sweep", "learning_rate=1e-4,1e-3"],
+    ):
+        assert train.main([*argv, "--out", str(tmp_path / "run")], check_only=True) == 0, argv
+
+
+TINY_SAC = ["sac", "--seeds", "1", "--total-steps", "200", "--eval-every", "100", "--eval-episodes", "1",
+            "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8"]
+
+
+def test_ctrl_c_while_compiling_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
+    import train
+    from agents.loop import FusedRuns
+
+    def interrupted(self):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(FusedRuns, "compile", interrupted)
+    out = tmp_path / "run"
+    assert train.main([*TINY_SAC, "--out", str(out)]) == 130
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["error: interrupted (a run directory is written only once the program has compiled)"]
+    assert not out.exists()
+
+
+@pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
+def test_a_run_stopped_before_its_first_evaluation_does_not_block_the_same_command(failure, tmp_path, monkeypatch):
+    import train
+    from agents.loop import FusedRuns
+
+    def fails(self, state, period):
+        raise failure
+
+    monkeypatch.setattr(FusedRuns, "compile", lambda self: None)  # the failure comes before compiled code runs
+    monkeypatch.setattr(FusedRuns, "init", lambda self: None)
+    monkeypatch.setattr(FusedRuns, "run_period", fails)
+    out = tmp_path / "run"
+    if failure is KeyboardInterrupt:
+        assert train.main([*TINY_SAC, "--out", str(out)]) == 130
+    else:
+        with pytest.raises(RuntimeError):
+            train.main([*TINY_SAC, "--out", str(out)])
+    assert not out.exists()
+    assert train.main([*TINY_SAC, "--out", str(out)], check_only=True) == 0
+
+
+def readme_commands() -> list[str]:
+    """The flags of every `python train.py ...` command line in README.md that starts a run."""
+    import re
+
+    found = re.findall(r"python train\.py([^`#\n]*)", (ROOT / "README.md").read_text())
+    return sorted({flags.strip() for flags in found if not any(skip in flags for skip in ("[", "--help", "--resume"))})
+
+
+@pytest.mark.parametrize("flags", readme_commands())
+def test_every_command_line_of_the_readme_parses_and_validates(flags, capsys):
+    import shlex
+
+    import train
+
+    assert train.main(shlex.split(flags), check_only=True) == 0, capsys.readouterr().err
+
+
+def test_help_titles_its_groups_for_users_and_lists_the_network_kinds(capsys, monkeypatch):
+    import train
+    from networks import KINDS
+
+    monkeypatch.setenv("COLUMNS", "200")
+    with pytest.raises(SystemExit) as exit_:
+        train.main(["sac", "--help"])
+    assert exit_.value.code == 0
+    page = capsys.readouterr().out
+    for title in ("run options", "agent (static settings", "hyperparameters (arrays"):
+        assert title in page, title
+    assert "config options" not in page and "hp options" not in page
+    for flag in ("--actor-net", "--critic-net"):
+        line = next(line for line in page.splitlines() if flag in line)
+        assert all(kind in line for kind in KINDS), line

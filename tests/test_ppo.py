@@ -8,6 +8,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import envs
 import train
 from agents import ConfigError, ppo
 from agents.batching import broadcast, seed_keys
@@ -70,34 +71,36 @@ def run_seeds(config, hp, num_seeds):
 
 def test_ppo_solves_cartpole():
     """3 vmapped seeds, 200k env steps each (PureJaxRL's settings, learning rate 1e-3), about 30 s
-    on a 2-core CPU (compile 20 s); the IQM of the final deterministic return >= 475 (of 500)."""
+    on a 2-core CPU (compile 20 s); the IQM of the final deterministic return >= 495 (of 500), above
+    any trivial rule (pushing toward the pole's lean averages 481). Measured: every seed at 500 from
+    128k steps on (at 102k: 429, 500, 500)."""
     config = OnPolicyConfig(
         agent="ppo", agent_config=ppo.Config(), env="gymnax/CartPole-v1",
         total_steps=204_800, eval_every=102_400, eval_episodes=5, num_envs=4,
     )
     _, metrics = run_seeds(config, ppo.Hyperparams(learning_rate=1e-3), num_seeds=3)
     final = np.asarray(metrics["eval_return"][:, -1])
-    assert iqm(final) >= 475, final
+    assert iqm(final) >= 495, final
 
 
-def test_continuous_actions_with_normalization_and_a_diverging_run_frozen():
-    """Pendulum, clipped Gaussian, observation and reward normalization: two runs vmapped, the
-    second with a NaN learning rate. The healthy one stays finite, the other is frozen."""
-    agent_config = ppo.Config(actor_width=16, critic_width=16, num_steps=100, num_minibatches=2, num_epochs=2,
-                              normalize_obs=True, normalize_reward=True)
-    # a period is one 200-step episode per env
-    config = OnPolicyConfig(agent="ppo", agent_config=agent_config, env="gymnax/Pendulum-v1",
-                            total_steps=800, eval_every=400, eval_episodes=2, num_envs=2)
-    hp = broadcast(ppo.Hyperparams(), 2).replace(learning_rate=jnp.array([3e-4, jnp.nan]))
-    state, metrics = jax.jit(jax.vmap(lambda h, k: train_run(config, h, k)))(hp, seed_keys(0, 2))
-    healthy_returns = np.asarray(metrics["eval_return"][0])
-    assert np.all(np.isfinite(healthy_returns)) and np.all(healthy_returns < 0), healthy_returns
-    assert np.all(np.isfinite(np.asarray(metrics["train_return"][0])))
-    np.testing.assert_array_equal(np.asarray(metrics["diverged_at"][:, -1]), [-1, 200])
-    assert np.all(np.isnan(np.asarray(metrics["eval_return"][1])))
-    # the NaN loss of the first rollout (200 steps) froze run 1 at its initial state; run 0 saw every obs
-    np.testing.assert_allclose(np.asarray(state.obs_stats.count), [800 + 1e-4, 1e-4], rtol=1e-6)
-    assert np.all(np.isfinite(np.asarray(state.return_scaler.stats.var)))
+def test_ppo_learns_pendulum_with_normalized_observations_while_a_diverging_run_is_frozen():
+    """Continuous actions (clipped Gaussian) with observation normalization: rejax's pendulum preset,
+    150k env steps, three seeds learning and a fourth run with a NaN learning rate, vmapped. A random
+    policy scores about -1300; measured with these seeds, the final returns are -222, -458 and -212
+    (IQM -298; -1318 after the first 10k steps). The diverged run is frozen at its initial state."""
+    preset = ppo.PRESETS["pendulum"]
+    config = OnPolicyConfig(agent="ppo", agent_config=preset.config, env="gymnax/Pendulum-v1",
+                            total_steps=150_000, eval_every=50_000, eval_episodes=5, num_envs=100)
+    hp = broadcast(preset.hyperparams, 4)
+    hp = hp.replace(learning_rate=hp.learning_rate.at[3].set(jnp.nan))
+    state, metrics = jax.jit(jax.vmap(lambda h, k: train_run(config, h, k)))(hp, seed_keys(0, 4))
+    final = np.asarray(metrics["eval_return"][:3, -1])
+    assert iqm(final) > -400, final
+    assert np.all(np.isfinite(np.asarray(metrics["train_return"][:3])))
+    np.testing.assert_array_equal(np.asarray(metrics["diverged_at"][:, -1]), [-1, -1, -1, 10_000])
+    assert np.all(np.isnan(np.asarray(metrics["eval_return"][3])))
+    # the NaN loss of the first rollout (100 envs x 100 steps) froze run 3 at its initial state
+    np.testing.assert_allclose(np.asarray(state.obs_stats.count), [150_000 + 1e-4] * 3 + [1e-4], rtol=1e-6)
 
 
 def test_settings_that_cannot_tile_a_rollout_are_refused():
@@ -138,7 +141,7 @@ def test_help_documents_every_ppo_knob(capsys):
     page = capsys.readouterr().out
     for flag in ("--num-envs", "--preset", "--actor-net", "--critic-net", "--actor-width", "--critic-depth",
                  "--num-steps", "--num-epochs", "--num-minibatches", "--anneal-lr", "--clip-value",
-                 "--normalize-obs", "--normalize-reward", "--learning-rate", "--gamma", "--gae-lambda",
+                 "--obs-norm", "--normalize-reward", "--learning-rate", "--gamma", "--gae-lambda",
                  "--clip-eps", "--ent-coef", "--vf-coef", "--max-grad-norm"):
         assert flag in page, flag
 
@@ -184,3 +187,20 @@ def test_running_statistics_match_numpy_and_returns_restart_after_an_episode():
     seen = np.array([1.0, 2.0, 1.5, 4.0])  # the returns before the restart went into the statistics
     np.testing.assert_allclose(scaler.stats.var, seen.var(), rtol=1e-4)
     np.testing.assert_allclose(scaler.scale(jnp.array(2.0)), 2.0 / np.sqrt(seen.var()), rtol=1e-4)
+
+
+def test_a_batch_normalized_policy_has_ratio_one_at_the_parameters_that_collected_the_rollout():
+    """The rollout's log-probabilities and the loss's come from the same forward mode, so at unchanged
+    parameters the ratio is 1 (no clipping, KL 0), however far the running statistics are from a minibatch's."""
+    spec = envs.make("gymnax/Pendulum-v1").spec
+    config = ppo.Config(actor_width=16, critic_width=16, actor_norm="batch_norm", critic_norm="batch_norm")
+    hp = ppo.Hyperparams()
+    state = ppo.init(jax.random.key(0), spec, config, hp)
+    obs = 3.0 + 2.0 * jax.random.normal(jax.random.key(1), (32, 3))  # far from the initial statistics (0, 1)
+    action, log_prob, value = ppo.explore(state, obs, jax.random.key(2))
+    batch = ppo.Minibatch(obs, action, log_prob, value, advantage=jnp.linspace(-1.0, 1.0, 32), target=value)
+    params = {"actor": state.actor_vars["params"], "critic": state.critic_vars["params"]}
+    _, ((actor_statistics, critic_statistics), metrics) = ppo.loss(params, state, batch, hp)
+    assert float(metrics["approx_kl"]) < 1e-9 and float(metrics["clip_fraction"]) == 0.0, metrics
+    # the loss's pass still moves the running statistics toward the minibatch's
+    assert not np.allclose(jax.tree.leaves(actor_statistics)[0], jax.tree.leaves(state.actor_vars["batch_stats"])[0])

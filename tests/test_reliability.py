@@ -2,6 +2,7 @@
 
 import csv
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -22,26 +23,87 @@ def evals_without_wall_time(out):
         return [{k: v for k, v in row.items() if k != "wall_seconds"} for row in csv.DictReader(f)]
 
 
-def test_a_diverging_run_is_frozen_and_reported_while_the_others_go_on(tmp_path):
-    out = tmp_path / "run"
-    result = subprocess.run(
-        command(out, "--total-steps", "400", "--eval-every", "200", "--seeds", "2",
-                "--sweep", "learning_rate=1e-3,1e9"),
-        capture_output=True, text=True, cwd=ROOT, timeout=600,
-    )
-    assert result.returncode == 0, result.stderr
-    summary = json.loads((out / "summary.json").read_text())
-    assert sorted((d["run"], d["seed"], d["hyperparams"]["learning_rate"]) for d in summary["diverged"]) == [
-        (2, 0, 1e9), (3, 1, 1e9)
-    ]
-    assert all(d["env_step"] > 0 for d in summary["diverged"])
-    assert "diverged (NaN/Inf) at env step" in result.stdout
-    rows = evals_without_wall_time(out)
-    healthy = [float(r["eval_return"]) for r in rows if r["learning_rate"] == "0.001"]
-    assert len(healthy) == 4 and all(v == v for v in healthy)  # no NaN in the healthy runs
-    assert all(r["eval_return"] == "nan" for r in rows if r["learning_rate"] == "1e+09")
+SWEEP = ["sac", "--seeds", "2", "--total-steps", "300", "--eval-every", "100", "--eval-episodes", "1",
+         "--learning-starts", "250", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8",
+         "--sweep", "learning_rate=1e-3,1e9"]
+
+
+def test_a_diverging_sweep_is_frozen_reported_stopped_by_sigterm_resumed_and_reported(tmp_path, monkeypatch, capsys):
+    """One sweep, learning rates 1e-3 and 1e9 x 2 seeds, updates from step 250 on, so the 1e9 runs
+    diverge in the third period. Written whole (every file of the run directory), it freezes the diverged runs at their state at the
+    period's start (checkpoint 2), the others go on, and the summary and evals.csv say which; the
+    report shows the healthy setting and names the diverged one. The same sweep stopped by SIGTERM
+    after its first evaluation keeps that evaluation; resumed, it reports what the whole sweep reports.
+    (One test, one compiled program: the run directory's promises at the cost of one tiny sweep.)"""
+    import jax
+    import numpy as np
+    import orbax.checkpoint as ocp
+
+    import train
+    from reports.__main__ import main as report_main
+    from rundir import output
+
+    whole, stopped = tmp_path / "whole", tmp_path / "stopped"
+    monkeypatch.setattr(sys, "argv", ["train.py", *SWEEP, "--out", str(whole)])  # the recorded command
+    assert train.main([*SWEEP, "--out", str(whole)]) == 0
+    assert "diverged (NaN/Inf) at env step" in capsys.readouterr().out
+    # the whole run directory
+    assert {p.name for p in whole.iterdir()} >= {"config.json", "evals.csv", "summary.json", "curves.png", "checkpoints"}
+    config = json.loads((whole / "config.json").read_text())
+    assert "--total-steps 300" in config["command"] and config["config"]["batch_size"] == 16
+    assert (whole / "evals.csv").read_text().startswith("run,seed,learning_rate,env_step,eval_return,eval_length")
+    summary = json.loads((whole / "summary.json").read_text())
+    assert len(summary["final_eval_return"]["per_run"]) == 4 and {"mean", "std", "iqm"} <= summary["final_eval_return"].keys()
+    assert {"steps_per_second", "compile_seconds", "wall_seconds", "versions", "device"} <= summary.keys()
+    assert train.main([*SWEEP, "--out", str(whole)], check_only=True) == 2, "an existing run directory is refused"
+    assert capsys.readouterr().err.strip().endswith(f"pass --overwrite, or continue its run with --resume {whole}")
+    diverged = sorted((d["run"], d["seed"], d["hyperparams"]["learning_rate"], d["env_step"]) for d in summary["diverged"])
+    assert [entry[:3] for entry in diverged] == [(2, 0, 1e9), (3, 1, 1e9)]
+    assert all(200 < entry[3] <= 300 for entry in diverged)
+    rows = evals_without_wall_time(whole)
+    assert all(r["eval_return"] != "nan" for r in rows if r["learning_rate"] == "0.001")
+    assert [r["eval_return"] == "nan" for r in rows if r["learning_rate"] == "1e+09"] == [False] * 4 + [True] * 2
     ranked = summary["settings"]
     assert ranked[0]["hyperparams"]["learning_rate"] == 1e-3 and ranked[1]["final_eval_return"]["iqm"] is None
+
+    # frozen: each diverged run's whole state is its state after period 2 (before its first update)
+    def stored(step):
+        state = ocp.StandardCheckpointer().restore((whole / "checkpoints" / str(step) / "state").resolve())
+        state.pop("diverged_at")
+        return jax.tree.leaves(state)
+
+    for before, after in zip(stored(2), stored(3)):
+        np.testing.assert_array_equal(np.asarray(before)[2:], np.asarray(after)[2:])
+    assert not all(np.array_equal(np.asarray(b)[:2], np.asarray(a)[:2]) for b, a in zip(stored(2), stored(3)))
+
+    describe = output.describe_returns
+
+    def terminate_after_the_checkpoint(returns):  # the progress line follows the period's checkpoint
+        os.kill(os.getpid(), signal.SIGTERM)
+        return describe(returns)
+
+    monkeypatch.setattr(output, "describe_returns", terminate_after_the_checkpoint)
+    assert train.main([*SWEEP, "--out", str(stopped)]) == 130
+    monkeypatch.setattr(output, "describe_returns", describe)
+    assert json.loads((stopped / "summary.json").read_text())["interrupted"] is True
+
+    def report(directory):
+        """-> (groups of report.json, report.md) of `directory`."""
+        out = tmp_path / f"report-{directory.name}"
+        assert report_main([str(directory), "--out", str(out)]) == 0
+        return json.loads((out / "report.json").read_text())["groups"], (out / "report.md").read_text()
+
+    groups, _ = report(stopped)  # before the third period, no run had diverged
+    assert [(g["evaluations"], g["last_env_step"], g["seeds"]) for g in groups] == [(1, 100, [0, 1])] * 2
+    assert train.main(["--resume", str(stopped)]) == 0
+    capsys.readouterr()
+    for directory in (whole, stopped):
+        (group,), notes = report(directory)
+        assert "Note: left out setting learning_rate=1e+09: every run diverged or has non-finite returns." in notes
+        assert "learning_rate=0.001" in group["algorithm"] and group["seeds"] == [0, 1]
+        assert (group["evaluations"], group["last_env_step"]) == (3, 300)
+    assert report(stopped)[0][0]["checkpoints"] == report(whole)[0][0]["checkpoints"]
+    assert evals_without_wall_time(stopped) == rows
 
 
 def test_sigint_writes_the_logs_so_far_and_exits_nonzero(tmp_path):
