@@ -1,6 +1,7 @@
 """CrossQ: the joint forward pass, no target networks, normalization modes, policy delay, learning."""
 
 import dataclasses
+import pytest
 
 import jax
 import jax.numpy as jnp
@@ -85,6 +86,7 @@ def test_acting_uses_running_statistics():
     np.testing.assert_allclose(single[0], batched[0], rtol=1e-6)  # independent of the other rows
 
 
+@pytest.mark.slow
 def test_crossq_solves_pendulum(pendulum_returns):
     """3 seeds with small widths, about 25 s on a 2-core CPU; the IQM of the final return > -250.
     Runs must not be flagged diverged: NaN actor metrics of delayed steps are not divergence.

@@ -1,6 +1,7 @@
 """The real gymnasium MuJoCo tasks, host-stepped: the step contract, seeds, the loop and the CLI."""
 
 import csv
+import pytest
 import json
 
 import gymnasium
@@ -106,6 +107,7 @@ def test_the_cli_writes_a_run_directory_and_freezes_a_diverging_run(tmp_path, ca
     assert "sac on gym/InvertedPendulum-v4: 2 seeds x 2 settings" in printed and "diverged (NaN/Inf)" in printed
 
 
+@pytest.mark.slow
 def test_sac_balances_the_inverted_pendulum_and_the_same_seed_replays_its_run():
     """Runs of seeds 0, 1 and 0 again, vmapped; about 40 s on a 2-core CPU. Each seed must reach the
     maximum return 1000 at one of the evaluations (every 1000 steps) within 6000 env steps.

@@ -123,6 +123,7 @@ def test_inverted_pendulum_steps_and_resets_like_c_mujoco():
     assert mjx_check.sampling_errors(2 * reset_obs, mjx_check.gymnasium_resets(name))[1].max() > 10
 
 
+@pytest.mark.slow
 @pytest.mark.skipif(not os.environ.get("OCCAM_SLOW_TESTS"), reason="about 3 min on a 2-core CPU, mostly compiling: set OCCAM_SLOW_TESTS=1")
 def test_sac_balances_mjx_inverted_pendulum_in_the_fused_loop():
     """The settings of test_gym's host-stepped SAC test, fused: every seed reaches the maximum

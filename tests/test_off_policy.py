@@ -43,6 +43,7 @@ def test_invalid_settings_fail_with_a_clear_message():
         make_loop(TrainConfig(agent="sac", agent_config=SMALL, env="gymnax/CartPole-v1", total_steps=400, eval_every=200))
 
 
+@pytest.mark.slow
 def test_sac_solves_pendulum(pendulum_returns):
     """3 seeds, about 20 s on a 2-core CPU; the IQM of the final deterministic return > -250 (a
     random or zero policy scores about -1200).
@@ -54,6 +55,7 @@ def test_sac_solves_pendulum(pendulum_returns):
     assert iqm(final) > -250, final
 
 
+@pytest.mark.slow
 def test_sac_with_batch_renorm_critics_learns_pendulum(pendulum_returns):
     """SAC (with target critics) on BatchRenorm critics: the statistics move in the critic update,
     the parameters alone are differentiated. The same budget as above; the IQM of 3 seeds > -300.

@@ -69,6 +69,7 @@ def run_seeds(config, hp, num_seeds):
     return fn(broadcast(hp, num_seeds), seed_keys(0, num_seeds))
 
 
+@pytest.mark.slow
 def test_ppo_solves_cartpole():
     """3 vmapped seeds, 200k env steps each (PureJaxRL's settings, learning rate 1e-3), about 30 s
     on a 2-core CPU (compile 20 s); the IQM of the final deterministic return >= 495 (of 500), above
@@ -83,6 +84,7 @@ def test_ppo_solves_cartpole():
     assert iqm(final) >= 495, final
 
 
+@pytest.mark.slow
 def test_ppo_learns_pendulum_with_normalized_observations_while_a_diverging_run_is_frozen():
     """Continuous actions (clipped Gaussian) with observation normalization: rejax's pendulum preset,
     150k env steps, three seeds learning and a fourth run with a NaN learning rate, vmapped. A random

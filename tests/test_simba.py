@@ -189,6 +189,7 @@ def test_updates_see_batches_normalized_with_the_current_statistics(monkeypatch)
     assert not np.allclose(np.asarray(metrics["obs"]), raw)
 
 
+@pytest.mark.slow
 def test_simba_sac_solves_pendulum(pendulum_returns):
     """The simba-sac preset with small widths (actor 1 x 16, critic 1 x 32) and learning rate 1e-3
     (the preset's 1e-4 needs a longer budget): 3 seeds, 8000 steps; the IQM of the final return > -250.

@@ -1,6 +1,7 @@
 """TD3 and DDPG: target policy smoothing, the policy delay, exploration noise, learning Pendulum."""
 
 import dataclasses
+import pytest
 
 import jax
 import jax.numpy as jnp
@@ -93,6 +94,7 @@ def test_ddpg_is_td3_with_one_critic_no_smoothing_and_no_delay():
     assert set(state.critic_vars["params"]) == {"QNetwork_0"}
 
 
+@pytest.mark.slow
 def test_td3_solves_pendulum(pendulum_returns):
     """64-wide networks, learning rate 1e-3, 14k steps, 3 seeds; the IQM of the final return > -250.
     Seeds 0-8 ended between -144 and -257 (triplet means -184 to -227)."""
@@ -101,6 +103,7 @@ def test_td3_solves_pendulum(pendulum_returns):
     assert iqm(final) > -250, final
 
 
+@pytest.mark.slow
 def test_ddpg_solves_pendulum(pendulum_returns):
     """64-wide networks, learning rate 1e-3, 14k steps, 3 seeds; the IQM of the final return > -250.
     Seeds 0-8 ended between -128 and -252 (triplet means -182 to -183)."""
