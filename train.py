@@ -373,7 +373,7 @@ def execute(loop, config, command: Command, check_only: bool = False) -> int:
     if run.resume:
         checkpoints = open_checkpoints()
         saved_runs = checkpoints.num_runs()
-        if saved_runs != padded:
+        if saved_runs is not None and saved_runs != padded:
             raise ConfigError(
                 f"{out}: its checkpoint holds {saved_runs} runs (its {num_runs} runs padded to a multiple of the "
                 f"devices it ran on) but {mesh.size} device(s) here take {padded}; resume it on as many devices "

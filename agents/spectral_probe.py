@@ -104,6 +104,8 @@ def load_run(directory: str) -> tuple[TrainConfig, RunState]:
         init = make_loop(config).init
     checkpoints = checkpoint.Checkpoints(directory)
     num_runs = checkpoints.num_runs()
+    if num_runs is None:
+        raise ConfigError(f"{directory}: no readable checkpoint")
     hp = batching.broadcast(command.hp, num_runs)
     fresh = jax.jit(batching.vmap_runs(init, num_runs))(hp, batching.seed_keys(0, num_runs))
     state, _ = checkpoints.restore(fresh, batching.run_sharding(batching.runs_mesh()))

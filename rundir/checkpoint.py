@@ -86,11 +86,17 @@ class Checkpoints:
                 "with --checkpoint-every 0 (to train it, start it again without --resume)"
             )
 
-    def num_runs(self) -> int:
-        """The size of the runs axis of the newest checkpoint."""
+    def num_runs(self) -> int | None:
+        """The size of the runs axis of the newest checkpoint whose metadata reads (restore falls
+        back the same way); None when none reads, which restore then reports."""
         self.require_one()
-        step = self.directory / str(self._manager.latest_step())
-        return ocp.StandardCheckpointer().metadata(step / "state").item_metadata["diverged_at"].shape[0]
+        for step in sorted(self._manager.all_steps(), reverse=True):
+            try:
+                metadata = ocp.StandardCheckpointer().metadata(self.directory / str(step) / "state").item_metadata
+                return metadata["diverged_at"].shape[0]
+            except Exception:  # orbax raises many types for unreadable files, or returns no metadata
+                continue
+        return None
 
     def restore(self, fresh_state: Any, sharding) -> tuple[Any, dict]:
         """-> (state, progress) of the newest readable checkpoint. fresh_state: a freshly initialized

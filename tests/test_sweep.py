@@ -53,14 +53,15 @@ def test_bad_sweeps_say_why(specs, num_random, message):
         sweep.settings(specs, sac.Hyperparams, STATIC, num_random=num_random)
 
 
-PARAMS_ATOL, RETURNS_RTOL = 1e-5, 1e-4
+PARAMS_ATOL, RETURNS_RTOL = 5e-5, 1e-4
 
 
 def test_a_run_of_a_sweep_is_its_solo_run_until_the_first_update_then_drifts_by_rounding():
     """Bitwise until the first gradient update: the same keys, the same random-action transitions.
     Not bitwise after it: XLA lowers a batch of 4 runs and a single run to different matmul kernels
     on CPU, so sums differ in their last bits and learning amplifies that. Measured here after 300
-    updates: parameters within PARAMS_ATOL (measured at most 3.2e-6 apart), eval returns within
+    updates: parameters within PARAMS_ATOL (measured at most 1.2e-5 apart with SAC's log-std clipped to
+    [-20, 2]; 3.2e-6 with the earlier tanh squash into [-5, 2]), eval returns within
     RETURNS_RTOL (SAC on Pendulum drifts further with more updates: 0.2-0.7% after 500, up to 1.6%
     after 1,500, in a 2x2 grid of 2 seeds)."""
     config = TrainConfig(
@@ -79,7 +80,7 @@ def test_a_run_of_a_sweep_is_its_solo_run_until_the_first_update_then_drifts_by_
     before_learning = slice(0, config.agent_config.learning_starts)
     for stored, solo_stored in zip(jax.tree.leaves(run_three.buffer.data), jax.tree.leaves(solo_state.buffer.data)):
         np.testing.assert_array_equal(stored[before_learning], solo_stored[before_learning])
-    params = lambda state: jax.tree.leaves((state.agent.actor_params, state.agent.critic_params))  # noqa: E731
+    params = lambda state: jax.tree.leaves((state.agent.actor_vars, state.agent.critic_vars))  # noqa: E731
     for leaf, solo_leaf in zip(params(run_three), params(solo_state)):
         np.testing.assert_allclose(leaf, solo_leaf, rtol=0, atol=PARAMS_ATOL)
     np.testing.assert_allclose(np.asarray(solo["eval_return"]), np.asarray(swept["eval_return"][3]), rtol=RETURNS_RTOL)
