@@ -296,6 +296,6 @@ def make_loop(config: TrainConfig) -> loop.Loop:
 def train(config: TrainConfig, hparams: Any, key: jax.Array) -> tuple[RunState, dict]:
     """One run, pure and jittable (config static): (final state, metrics [num_evals, ...]);
     gamma "auto" is resolved from the env's time limit (agents.common.resolve_gamma)."""
-    fused = make_loop(config)
-    hparams = resolve_gamma(hparams, envs.make(config.env).spec.max_episode_steps)
-    return fused.train(loop.as_arrays(hparams), key)
+    if isinstance(getattr(hparams, "gamma", None), str):  # "auto" needs the env's time limit
+        hparams = resolve_gamma(hparams, envs.make(config.env).spec.max_episode_steps)
+    return make_loop(config).train(loop.as_arrays(hparams), key)
