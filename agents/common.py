@@ -74,14 +74,12 @@ class NetworkConfig:
         ]
         if changed and "simba" not in (self.actor_net, self.critic_net):
             raise ValueError(f"{', '.join(changed)} only affect simba networks; add --actor-net simba or --critic-net simba")
-        if kind == "mlp" and norm == "layer_norm":
-            raise ValueError(
-                f"--{role}-norm layer_norm needs --{role}-net simba; mlp networks take "
-                f"--{role}-norm none, batch_norm or batch_renorm"
-            )
-        if kind != "simba":
-            return NetworkSpec(kind, width, depth, norm)
-        return NetworkSpec(kind, width, depth, norm, self.simba_expansion, self.simba_residual, self.simba_post_norm)
+        switches = (self.simba_expansion, self.simba_residual, self.simba_post_norm) if kind == "simba" else ()
+        try:
+            return NetworkSpec(kind, width, depth, norm, *switches)
+        except ValueError as error:  # NetworkSpec's checks, said in this network's flags
+            hint = f"; layer_norm needs --{role}-net simba" if norm == "layer_norm" else ""
+            raise ValueError(f"{role} network ({kind}): {error}{hint}") from None
 
 
 class Preset(NamedTuple):
