@@ -1,11 +1,10 @@
-"""Agents: one module per algorithm, plus the shared loops, replay buffer and evaluation."""
+"""Agents: one module per algorithm, each defining one `Agent` record (agents/common.py), plus the
+loops that train them, the replay buffer, the sweeps and the runs axis."""
 
 from agents import crossq, ddpg, ppo, sac, simba_sac, td3
-from agents.common import ConfigError, Preset, Transition
+from agents.common import Agent, ConfigError, Preset, Transition
 
-AGENTS = {"crossq": crossq, "sac": sac, "simba-sac": simba_sac, "td3": td3, "ddpg": ddpg, "ppo": ppo}
-"""Agent name (the train.py subcommand) -> module with Config, Hyperparams, init, act, update.
+AGENTS = {agent.name: agent for agent in (crossq.AGENT, sac.AGENT, simba_sac.AGENT, td3.AGENT, ddpg.AGENT, ppo.AGENT)}
+"""Agent name (the train.py subcommand) -> its Agent record."""
 
-A module with LOOP = "on_policy" is trained by agents.on_policy, the others by agents.off_policy."""
-
-__all__ = ["AGENTS", "ConfigError", "Preset", "Transition", "crossq", "ddpg", "ppo", "sac", "simba_sac", "td3"]
+__all__ = ["AGENTS", "Agent", "ConfigError", "Preset", "Transition"]

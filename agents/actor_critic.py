@@ -1,17 +1,16 @@
 """What the actor-critic agents share: their settings, building a tanh-Gaussian actor and a critic
-ensemble, forward passes that keep trainable parameters apart from normalization statistics,
-Polyak averaging, and the temperature loss."""
+ensemble as learners (agents/learner.py), Polyak averaging, and the temperature loss."""
 
 from __future__ import annotations
 
 import dataclasses
 from typing import Literal
 
-import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
 from agents.common import ConfigError, NetworkConfig, require_continuous
+from agents.learner import Learner
 from envs import EnvSpec
 from networks import CriticEnsemble, TanhGaussianActor
 
@@ -70,9 +69,9 @@ class MaxEntConfig(Config):
             )
 
 
-def build(key: jax.Array, env_spec: EnvSpec, config: MaxEntConfig, agent_name: str):
-    """-> (actor, critic, actor variables, critic variables) from config.actor_spec / critic_spec;
-    the variables hold "params" and "batch_stats" (empty without batch normalization)."""
+def build(key: jax.Array, env_spec: EnvSpec, config: MaxEntConfig, agent_name: str, optimizer) -> tuple[Learner, Learner]:
+    """-> (actor, critic) learners of a tanh-Gaussian actor and a critic ensemble built from
+    config.actor_spec / critic_spec, each with its optimizer state."""
     require_continuous(env_spec, agent_name)
     actor = TanhGaussianActor(
         config.actor_spec, env_spec.action_dim, config.log_std_min, config.log_std_max, config.log_std_mode
@@ -81,22 +80,10 @@ def build(key: jax.Array, env_spec: EnvSpec, config: MaxEntConfig, agent_name: s
     obs = jnp.zeros((1, *env_spec.obs_shape))
     action = jnp.zeros((1, env_spec.action_dim))
     actor_key, critic_key = jax.random.split(key)
-    return actor, critic, with_stats(actor.init(actor_key, obs)), with_stats(critic.init(critic_key, obs, action))
-
-
-def with_stats(variables: dict) -> dict:
-    """Flax variables as {"params", "batch_stats"}, the statistics empty for networks without batch
-    normalization, so that every agent differentiates "params" alone."""
-    return {"batch_stats": {}, **variables}
-
-
-def apply_train(module: nn.Module, params: dict, variables: dict, *inputs: jax.Array):
-    """The forward pass of the network being updated: `params` (differentiated) with the batch
-    statistics of `variables`, in train mode. -> (outputs, the moved batch statistics)."""
-    outputs, updated = module.apply(
-        {"params": params, "batch_stats": variables["batch_stats"]}, *inputs, train=True, mutable=["batch_stats"]
+    return (
+        Learner.create(actor, actor.init(actor_key, obs), optimizer),
+        Learner.create(critic, critic.init(critic_key, obs, action), optimizer),
     )
-    return outputs, updated.get("batch_stats", {})
 
 
 def polyak(online: dict, target: dict, tau: jax.Array) -> dict:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from types import MappingProxyType
-from typing import Any, Mapping, NamedTuple
+from typing import Any, Callable, Literal, Mapping, NamedTuple
 
 import jax
 
@@ -93,6 +93,39 @@ class Preset(NamedTuple):
     """Where the settings come from (paper, code), shown by --help."""
     run: Mapping[str, Any] = MappingProxyType({})
     """Run flags it sets (RunArgs field -> value, e.g. env, num_envs)."""
+
+
+@dataclasses.dataclass(frozen=True)
+class Agent:
+    """One agent as train.py, the loops and the sweeps see it; each agent module defines `AGENT`.
+
+    The static Config reaches `act` and `update` as an argument, so no setting or hyperparameter is
+    kept in the agent's State, which holds only arrays (learners, agents/learner.py) and modules.
+    """
+
+    name: str
+    """The train.py subcommand."""
+    Config: type
+    """Static settings (a frozen dataclass; changing one recompiles)."""
+    Hyperparams: type
+    """Array hyperparameters (a flax struct dataclass; --sweep takes them)."""
+    init: Callable
+    """(key, env_spec, config, hp) -> State"""
+    act: Callable
+    """(config, hp, state, obs [batch, *obs_shape], key, deterministic) -> actions [batch, ...]"""
+    update: Callable
+    """off_policy: (config, hp, state, batch: Transition [batch_size], key, update_index) -> (state, metrics);
+    on_policy: (config, hp, state, rollout [num_steps, num_envs], key) -> (state, metrics)"""
+    summary: str
+    """One line for --help."""
+    presets: Mapping[str, "Preset"] = dataclasses.field(default_factory=dict)
+    """Named settings with their sources."""
+    default_preset: str | None = None
+    """The preset train.py starts from when --preset is not given (None: the dataclass defaults)."""
+    loop: Literal["off_policy", "on_policy"] = "off_policy"
+    """agents/off_policy.py (replay buffer; also host-stepped gym/ ids) or agents/on_policy.py (rollouts)."""
+    explore: Callable | None = None
+    """on_policy: (config, state, obs, key) -> (action, log_prob, value) of the collecting policy."""
 
 
 def auto_gamma(max_episode_steps: int) -> float:

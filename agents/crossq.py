@@ -19,12 +19,12 @@ from typing import Literal
 import flax.struct
 import jax
 import jax.numpy as jnp
-import optax
 
-from agents import actor_critic, optim
-from agents.common import Preset, Transition
+from agents import actor_critic, learner
+from agents.common import Agent, Preset, Transition
+from agents.learner import Learner
 from envs import EnvSpec
-from networks import CriticEnsemble, TanhGaussianActor, tanh_gaussian_sample
+from networks import tanh_gaussian_sample
 
 
 @dataclasses.dataclass(frozen=True)
@@ -77,47 +77,27 @@ PRESETS = {
         "the paper's settings with 256-wide critics and 1000 random steps: trains in minutes on a CPU",
     ),
 }
-DEFAULT_PRESET = "cpu"
 
 
 @flax.struct.dataclass
 class State:
-    """Actor and critic variables ({"params", "batch_stats"}); no target networks."""
+    """Actor, critics and log-temperature as learners; no target networks."""
 
-    actor_vars: dict
-    critic_vars: dict
-    log_alpha: jax.Array
-    actor_opt: optax.OptState
-    critic_opt: optax.OptState
-    alpha_opt: optax.OptState
-    actor: TanhGaussianActor = flax.struct.field(pytree_node=False)
-    critic: CriticEnsemble = flax.struct.field(pytree_node=False)
-    config: Config = flax.struct.field(pytree_node=False)
-
-
-_alpha_adam = optim.adam()
+    actor: Learner
+    critic: Learner
+    log_alpha: Learner
 
 
 def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
-    actor, critic, actor_vars, critic_vars = actor_critic.build(key, env_spec, config, "CrossQ")
+    adam = learner.adam(b1=config.adam_b1)
+    actor, critic = actor_critic.build(key, env_spec, config, "CrossQ", adam)
     log_alpha = jnp.log(jnp.asarray(hp.initial_alpha, jnp.float32))
-    adam = optim.adam(b1=config.adam_b1)
-    return State(
-        actor_vars=actor_vars,
-        critic_vars=critic_vars,
-        log_alpha=log_alpha,
-        actor_opt=adam.init(actor_vars["params"]),
-        critic_opt=adam.init(critic_vars["params"]),
-        alpha_opt=_alpha_adam.init(log_alpha),
-        actor=actor,
-        critic=critic,
-        config=config,
-    )
+    return State(actor=actor, critic=critic, log_alpha=Learner.create(None, log_alpha, learner.adam()))
 
 
-def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+def act(config: Config, hp: Hyperparams, state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
     """obs: [batch, *obs_shape] -> actions [batch, action_dim] in [-1, 1]; the actor in eval mode."""
-    mean, log_std = state.actor.apply(state.actor_vars, obs, train=False)
+    mean, log_std = state.actor(obs)
     if deterministic:
         return jnp.tanh(mean)
     return tanh_gaussian_sample(mean, log_std, key)[0]
@@ -125,12 +105,12 @@ def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> ja
 
 def critic_loss(critic_params, state: State, batch: Transition, key, hp: Hyperparams):
     """The joint forward pass; returns (loss, (new critic batch_stats, mean Q))."""
-    alpha = jnp.exp(state.log_alpha)
-    mean, log_std = state.actor.apply(state.actor_vars, batch.next_obs, train=False)
+    alpha = jnp.exp(state.log_alpha.params)
+    mean, log_std = state.actor(batch.next_obs)
     next_action, next_log_prob = tanh_gaussian_sample(mean, log_std, key)
     joint_obs = jnp.concatenate([batch.obs, batch.next_obs])
     joint_action = jnp.concatenate([batch.action, jax.lax.stop_gradient(next_action)])
-    joint_q, critic_stats = actor_critic.apply_train(state.critic, critic_params, state.critic_vars, joint_obs, joint_action)
+    joint_q, critic_stats = state.critic.apply_train(critic_params, joint_obs, joint_action)
     q, next_q = jnp.split(joint_q, 2, axis=-1)
     next_value = next_q.min(axis=0) - alpha * next_log_prob
     target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.terminated) * next_value)
@@ -140,54 +120,65 @@ def critic_loss(critic_params, state: State, batch: Transition, key, hp: Hyperpa
 
 def actor_loss(actor_params, state: State, batch: Transition, key):
     """Returns (loss, (new actor batch_stats, log pi of the sampled actions))."""
-    alpha = jnp.exp(state.log_alpha)
-    (mean, log_std), actor_stats = actor_critic.apply_train(state.actor, actor_params, state.actor_vars, batch.obs)
+    alpha = jnp.exp(state.log_alpha.params)
+    (mean, log_std), actor_stats = state.actor.apply_train(actor_params, batch.obs)
     action, log_prob = tanh_gaussian_sample(mean, log_std, key)
-    q = state.critic.apply(state.critic_vars, batch.obs, action, train=False).min(axis=0)
+    q = state.critic(batch.obs, action).min(axis=0)
     return jnp.mean(alpha * log_prob - q), (actor_stats, log_prob)
 
 
-def update_actor_and_alpha(state: State, batch: Transition, key, hp: Hyperparams) -> tuple[State, dict]:
-    adam = optim.adam(b1=state.config.adam_b1)
+def update_actor_and_alpha(config: Config, hp: Hyperparams, state: State, batch: Transition, key) -> tuple[State, dict]:
     (a_loss, (actor_stats, log_prob)), grads = jax.value_and_grad(actor_loss, has_aux=True)(
-        state.actor_vars["params"], state, batch, key
+        state.actor.params, state, batch, key
     )
-    actor_params, actor_opt = optim.apply(adam, grads, state.actor_opt, state.actor_vars["params"], hp.learning_rate)
-    target_entropy = -hp.target_entropy_scale * state.actor.action_dim
+    actor, grad_norm = state.actor.step(learner.adam(b1=config.adam_b1), grads, hp.learning_rate, stats=actor_stats)
+    target_entropy = -hp.target_entropy_scale * actor.module.action_dim
     alpha_grad = jax.grad(actor_critic.temperature_loss)(
-        state.log_alpha, log_prob, target_entropy, state.config.temperature_loss
+        state.log_alpha.params, log_prob, target_entropy, config.temperature_loss
     )
-    log_alpha, alpha_opt = optim.apply(_alpha_adam, alpha_grad, state.alpha_opt, state.log_alpha, hp.learning_rate)
-    state = state.replace(
-        actor_vars={"params": actor_params, "batch_stats": actor_stats},
-        actor_opt=actor_opt,
-        log_alpha=log_alpha,
-        alpha_opt=alpha_opt,
-    )
-    return state, {"actor_loss": a_loss, "entropy": -jnp.mean(log_prob)}
+    log_alpha, _ = state.log_alpha.step(learner.adam(), alpha_grad, hp.learning_rate)
+    metrics = {"actor_loss": a_loss, "entropy": -jnp.mean(log_prob), "actor_grad_norm": grad_norm}
+    return state.replace(actor=actor, log_alpha=log_alpha), metrics
 
 
 def update(
-    state: State, batch: Transition, key: jax.Array, hp: Hyperparams, update_index: jax.Array
+    config: Config, hp: Hyperparams, state: State, batch: Transition, key: jax.Array, update_index: jax.Array
 ) -> tuple[State, dict]:
     """One critic update, plus an actor and temperature update when (update_index + 1) % policy_delay == 0.
 
     batch: leaves [batch_size, ...]. update_index: the global count of updates before this one
-    (unbatched across runs, so the delay is a real branch). actor_loss and entropy are NaN in the
-    metrics of updates that skip the actor.
+    (unbatched across runs, so the delay is a real branch). The actor's metrics are NaN in updates
+    that skip the actor.
     """
     critic_key, actor_key = jax.random.split(key)
-    adam = optim.adam(b1=state.config.adam_b1)
     (c_loss, (critic_stats, mean_q)), grads = jax.value_and_grad(critic_loss, has_aux=True)(
-        state.critic_vars["params"], state, batch, critic_key, hp
+        state.critic.params, state, batch, critic_key, hp
     )
-    critic_params, critic_opt = optim.apply(
-        adam, grads, state.critic_opt, state.critic_vars["params"], hp.learning_rate
-    )
-    state = state.replace(critic_vars={"params": critic_params, "batch_stats": critic_stats}, critic_opt=critic_opt)
+    critic, grad_norm = state.critic.step(learner.adam(b1=config.adam_b1), grads, hp.learning_rate, stats=critic_stats)
+    state = state.replace(critic=critic)
+    skipped = {name: jnp.float32(jnp.nan) for name in ("actor_loss", "entropy", "actor_grad_norm")}
     state, actor_metrics = jax.lax.cond(
-        (update_index + 1) % state.config.policy_delay == 0,
-        lambda: update_actor_and_alpha(state, batch, actor_key, hp),
-        lambda: (state, {"actor_loss": jnp.float32(jnp.nan), "entropy": jnp.float32(jnp.nan)}),
+        (update_index + 1) % config.policy_delay == 0,
+        lambda: update_actor_and_alpha(config, hp, state, batch, actor_key),
+        lambda: (state, skipped),
     )
-    return state, {"critic_loss": c_loss, "mean_q": mean_q, "alpha": jnp.exp(state.log_alpha), **actor_metrics}
+    return state, {
+        "critic_loss": c_loss,
+        "mean_q": mean_q,
+        "alpha": jnp.exp(state.log_alpha.params),
+        "critic_grad_norm": grad_norm,
+        **actor_metrics,
+    }
+
+
+AGENT = Agent(
+    name="crossq",
+    summary=__doc__.splitlines()[0],
+    Config=Config,
+    Hyperparams=Hyperparams,
+    init=init,
+    act=act,
+    update=update,
+    presets=PRESETS,
+    default_preset="cpu",
+)

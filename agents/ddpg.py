@@ -12,12 +12,9 @@ from __future__ import annotations
 import dataclasses
 
 import flax.struct
-import jax
 
 from agents import td3
 from agents.common import Preset
-from agents.td3 import State, act, update
-from envs import EnvSpec
 
 
 @dataclasses.dataclass(frozen=True)
@@ -51,11 +48,14 @@ PRESETS = {
         "OurDDPG with 1000 random steps, for short runs on small tasks",
     ),
 }
-DEFAULT_PRESET = "cpu"
 
 
-def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
-    return td3.init(key, env_spec, config, hp, "DDPG")
-
-
-__all__ = ["Config", "DEFAULT_PRESET", "Hyperparams", "PRESETS", "State", "act", "init", "update"]
+AGENT = dataclasses.replace(
+    td3.AGENT,
+    name="ddpg",
+    summary=__doc__.splitlines()[0],
+    Config=Config,
+    Hyperparams=Hyperparams,
+    presets=PRESETS,
+    default_preset="cpu",
+)

@@ -1,40 +1,59 @@
-"""What every fused training loop shares: the run settings, the `Loop` interface `train.py` drives,
-the deterministic evaluation, and the freezing of diverged runs.
+"""What every training loop shares: the run settings, the run state, `Runs` (the loops batched over
+the runs axis, compiled and sharded, as `train.py` drives them), the deterministic evaluation, and
+the freezing of diverged runs.
 
-The off-policy loop (`agents/off_policy.py`) and the on-policy loop (`agents/on_policy.py`) differ
-in what happens between two evaluations; everything around that is here, written once.
+The off-policy loop (`agents/off_policy.py`, and its host-stepped variant `agents/host_loop.py`)
+and the on-policy loop (`agents/on_policy.py`) differ in what happens between two evaluations;
+everything around that is here, written once.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable, NamedTuple, Protocol
+from typing import Any, Callable
 
+import flax.struct
 import jax
 import jax.numpy as jnp
 
 import envs
+from agents import AGENTS, batching
 from agents.common import ConfigError
+from networks import rsnorm
 
 
 @dataclasses.dataclass(frozen=True)
 class RunConfig:
-    """Static settings of one run (hashable: a jit static argument)."""
+    """The run fields the loops read, declared once (train.RunArgs adds the command line's own)."""
+
+    env: str = "gymnax/Pendulum-v1"
+    """Environment id, e.g. gymnax/Pendulum-v1, brax/hopper or gym/HalfCheetah-v4 (host-stepped MuJoCo);
+    a wrong id lists them all."""
+    total_steps: int = 10_000
+    """Env steps per run (a multiple of --eval-every)."""
+    eval_every: int = 1_000
+    """Env steps between deterministic evaluations (a multiple of --num-envs; ppo: of --num-envs x --num-steps)."""
+    eval_episodes: int = 5
+    """Full episodes per evaluation, on separate envs with fixed keys."""
+    num_envs: int = 1
+    """Parallel envs per run (off-policy: --utd is kept per env step; ppo: the envs of a rollout)."""
+
+
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class TrainConfig(RunConfig):
+    """Static settings of one run (hashable: a jit static argument): the run fields, the agent's
+    name and its static Config."""
 
     agent: str
     """Agent name, a key of agents.AGENTS."""
     agent_config: Any
     """The agent's static Config."""
-    env: str = "gymnax/Pendulum-v1"
-    """Environment id (see envs.available())."""
-    total_steps: int = 20_000
-    """Env steps per run, summed over its parallel envs."""
-    eval_every: int = 2_000
-    """Env steps between deterministic evaluations."""
-    eval_episodes: int = 5
-    """Full episodes per evaluation."""
-    num_envs: int = 1
-    """Parallel envs per run."""
+
+    @classmethod
+    def of(cls, agent: str, agent_config: Any, run: RunConfig) -> "TrainConfig":
+        """The config of `agent` with the run fields of `run` (e.g. a train.RunArgs)."""
+        fields = {field.name: getattr(run, field.name) for field in dataclasses.fields(RunConfig)}
+        return cls(agent=agent, agent_config=agent_config, **fields)
 
     @property
     def num_evals(self) -> int:
@@ -48,7 +67,7 @@ def require_positive(**values: int) -> None:
             raise ConfigError(f"--{name.replace('_', '-')} must be a positive integer, got {value}")
 
 
-def validate_run(config: RunConfig) -> None:
+def validate_run(config: TrainConfig) -> None:
     """The checks every loop needs: positive sizes, network specs, and evaluations that tile the run."""
     require_positive(
         total_steps=config.total_steps,
@@ -73,91 +92,88 @@ def validate_run(config: RunConfig) -> None:
         )
 
 
-class Loop(NamedTuple):
-    """The pieces of a run; `train` composes them, `train.py` drives `run_period` to show progress."""
+@flax.struct.dataclass
+class RunState:
+    """Everything that defines one run between evaluations, in either loop (a checkpoint is this state)."""
 
-    init: Callable[[Any, jax.Array], Any]
-    """(hparams, key) -> run state"""
-    run_period: Callable[[Any, Any, jax.Array], tuple[Any, dict]]
-    """(state, hparams, period index) -> (state, metrics of the period, ending with its evaluation)"""
-    train: Callable[[Any, jax.Array], tuple[Any, dict]]
-    """(hparams, key) -> (final state, metrics stacked over evaluations [num_evals, ...])"""
-
-    def on_runs(self, hp: Any, keys: jax.Array, seeds: list[int], mesh) -> "Runs":
-        """The loop over a runs axis (hp, keys: leading [num_runs]), sharded over `mesh`."""
-        del seeds  # the keys alone seed a fused run
-        return FusedRuns(self, hp, keys, mesh)
-
-
-class Runs(Protocol):
-    """A loop batched over the runs axis, as `train.py` drives it: `state_shape` (before
-    compiling), `compile()`, `init()`, then `run_period(state, period)` once per evaluation."""
-
-    state_shape: Any
-    """The batched run state's shapes (jax.ShapeDtypeStruct leaves)."""
-
-    def compile(self) -> None: ...
-
-    def init(self) -> Any: ...
-
-    def resume(self, state: Any, evaluations: int) -> Any:
-        """-> the state restored from a checkpoint after `evaluations` periods, ready to go on."""
-
-    def run_period(self, state: Any, period: int) -> tuple[Any, dict]:
-        """-> (state, metrics [num_runs] of the period, ending with its evaluation)"""
+    agent: Any
+    env_state: envs.EnvState
+    """The training envs' states ([num_envs]; None for host-stepped envs, whose state stays on the host)."""
+    obs: jax.Array
+    """[num_envs, *obs_shape] the raw observations to act on next."""
+    obs_stats: rsnorm.RunningStats
+    """Running statistics of the collected observations (used when the agent normalizes them)."""
+    key: jax.Array
+    eval_key: jax.Array
+    diverged_at: jax.Array
+    """-1 while healthy; else the env step at which a loss or parameter became NaN/Inf (the run is frozen)."""
+    buffer: Any = None
+    """off-policy: the replay buffer (agents/buffer.py)."""
+    return_scaler: Any = None
+    """on-policy: the discounted returns and their running variance (--normalize-reward)."""
 
 
-class FusedRuns:
-    """The fused loop: one compiled program per period, every env step inside it."""
+class Runs:
+    """The runs of a training (a leading [num_runs] axis on hp, keys and the state), vmapped in one
+    compiled program per piece and sharded over the devices of `mesh`; the fused loops as they are.
 
-    def __init__(self, loop: Loop, hp: Any, keys: jax.Array, mesh):
-        from agents import batching
+    init: (hp, key) -> RunState; run_period: (state, hp, period) -> (state, metrics of the period,
+    ending with its evaluation). train.py calls compile(), init() (or resume(...)), then
+    run_period(state, period) once per evaluation. agents/host_loop.py's HostRuns reuses the
+    batching, sharding and compiling of `compiled`.
+    """
 
-        num_runs = keys.shape[0]
+    def __init__(self, hp: Any, keys: jax.Array, mesh, init: Callable, run_period: Callable | None, state_shape=None):
+        self.num_runs = keys.shape[0]
         self.sharded, self.replicated = batching.run_sharding(mesh), batching.replicated(mesh)
-        self.loop, self.hp, self.keys = loop, hp, keys
-        self.init_fn = batching.vmap_runs(loop.init, num_runs)
-        self.run_period_fn = batching.vmap_runs(loop.run_period, num_runs, in_axes=(0, 0, None))
-        self.state_shape = jax.eval_shape(self.init_fn, hp, keys)
+        self.hp, self.keys = hp, keys
+        self.init_fn, self.run_period_fn = init, run_period
+        self.state_shape = state_shape or jax.eval_shape(batching.vmap_runs(init, self.num_runs), hp, keys)
+        """The batched run state's shapes (jax.ShapeDtypeStruct leaves), known before compiling."""
+
+    def compiled(self, fn: Callable, *shapes, in_axes: tuple, donate: tuple = ()) -> Callable:
+        """`fn` vmapped over the runs axis (in_axes: 0, or None for a replicated argument), jitted
+        with the runs sharding and compiled for arguments shaped like `shapes`."""
+        shardings = tuple(self.replicated if axis is None else self.sharded for axis in in_axes)
+        jitted = jax.jit(
+            batching.vmap_runs(fn, self.num_runs, in_axes),
+            in_shardings=shardings,
+            out_shardings=self.sharded,
+            donate_argnums=donate,
+        )
+        return jitted.lower(*shapes).compile()
 
     def compile(self) -> None:
-        sharded, replicated = self.sharded, self.replicated
-        self.hp, self.keys = jax.device_put(self.hp, sharded), jax.device_put(self.keys, sharded)
-        self.compiled_init = (
-            jax.jit(self.init_fn, in_shardings=(sharded, sharded), out_shardings=sharded)
-            .lower(self.hp, self.keys)
-            .compile()
-        )
-        self.compiled_period = (
-            jax.jit(
-                self.run_period_fn,
-                in_shardings=(sharded, sharded, replicated),
-                out_shardings=sharded,
-                donate_argnums=0,
-            )
-            .lower(self.state_shape, self.hp, jnp.zeros((), jnp.int32))
-            .compile()
+        self.hp, self.keys = jax.device_put(self.hp, self.sharded), jax.device_put(self.keys, self.sharded)
+        self.init_compiled = self.compiled(self.init_fn, self.hp, self.keys, in_axes=(0, 0))
+        period = jax.ShapeDtypeStruct((), jnp.int32)
+        self.period_compiled = self.compiled(
+            self.run_period_fn, self.state_shape, self.hp, period, in_axes=(0, 0, None), donate=(0,)
         )
 
-    def init(self) -> Any:
-        return self.compiled_init(self.hp, self.keys)
+    def init(self) -> RunState:
+        return self.init_compiled(self.hp, self.keys)
 
-    def resume(self, state: Any, evaluations: int) -> Any:
+    def resume(self, state: RunState, evaluations: int) -> RunState:
         """The checkpoint holds everything, env states included: nothing to restore."""
         return state
 
-    def run_period(self, state: Any, period: int) -> tuple[Any, dict]:
-        return self.compiled_period(state, self.hp, jnp.int32(period))
+    def run_period(self, state: RunState, period: int) -> tuple[RunState, dict]:
+        return self.period_compiled(state, self.hp, jnp.int32(period))
 
 
-def compose(init: Callable, run_period: Callable, num_evals: int) -> Loop:
-    """The Loop of init and run_period; its train runs num_evals periods in one lax.scan."""
+def make_runs(config: TrainConfig, hp: Any, keys: jax.Array, seeds: list[int], mesh) -> Runs:
+    """The runs of `config` (hp, keys: leading [num_runs]; seeds: one per run, for host-stepped
+    envs), in the loop the agent and the env call for; raises ConfigError for settings it cannot run."""
+    from agents import host_loop, off_policy, on_policy
 
-    def train(hp, key):
-        run = init(hp, key)
-        return jax.lax.scan(lambda r, p: run_period(r, hp, p), run, jnp.arange(num_evals))
-
-    return Loop(init=init, run_period=run_period, train=train)
+    if AGENTS[config.agent].loop == "on_policy":
+        if envs.is_host_stepped(config.env):
+            raise ConfigError(f"{config.agent} runs on jittable envs only; {config.env} is stepped on the host")
+        return on_policy.make_runs(config, hp, keys, mesh)
+    if envs.is_host_stepped(config.env):
+        return host_loop.HostRuns(config, hp, keys, seeds, mesh)
+    return off_policy.make_runs(config, hp, keys, mesh)
 
 
 def select(keep_new: jax.Array, new: Any, old: Any) -> Any:

@@ -22,20 +22,16 @@ from __future__ import annotations
 import dataclasses
 from typing import Any, NamedTuple
 
-import flax.linen as nn
 import flax.struct
 import jax
 import jax.numpy as jnp
 import optax
 
-from agents import optim
-from agents.common import NetworkConfig, Preset
+from agents import learner
+from agents.common import Agent, NetworkConfig, Preset
+from agents.learner import Learner
 from envs import EnvSpec
 from networks import CategoricalActor, GaussianActor, ValueNetwork
-
-LOOP = "on_policy"
-"""agents.on_policy drives PPO (no replay buffer)."""
-
 
 @dataclasses.dataclass(frozen=True)
 class Config(NetworkConfig):
@@ -121,41 +117,19 @@ use ReLU. acrobot drops rejax's observation normalization and runs 200k steps, n
 torsos and normalization no run (of 4) found the goal in 200k steps; without, runs that find it
 end between -75 and -165, but some never do (`python train.py ppo --preset acrobot --seeds 3`:
 -163, -150, -500). Exploration, not the loop, limits it: CartPole learns with or without it."""
-DEFAULT_PRESET = "cartpole"
-
-
-class Rollout(NamedTuple):
-    """One rollout; every leaf has leading axes [num_steps, num_envs].
-
-    obs and final_obs are as the networks saw them (normalized with --obs-norm rsnorm_clipped); final_obs is
-    the true next observation (`Timestep.final_obs`); reward is as learned from (scaled when
-    --normalize-reward); done = terminated or truncated.
-    """
-
-    obs: jax.Array
-    action: jax.Array
-    log_prob: jax.Array
-    value: jax.Array
-    reward: jax.Array
-    terminated: jax.Array
-    done: jax.Array
-    final_obs: jax.Array
 
 
 @flax.struct.dataclass
 class State:
-    """Actor and critic variables ({"params", and any statistics a torso keeps}) and one Adam state."""
+    """The actor and the value network as learners (each with its Adam moments: Adam is elementwise,
+    so two states are one joint Adam; the gradient is clipped by the norm of both together)."""
 
-    actor_vars: dict
-    critic_vars: dict
-    opt_state: optax.OptState
-    actor: nn.Module = flax.struct.field(pytree_node=False)
-    critic: nn.Module = flax.struct.field(pytree_node=False)
-    config: Config = flax.struct.field(pytree_node=False)
+    actor: Learner
+    critic: Learner
 
     @property
     def discrete(self) -> bool:
-        return isinstance(self.actor, CategoricalActor)
+        return isinstance(self.actor.module, CategoricalActor)
 
 
 def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
@@ -166,15 +140,10 @@ def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> 
     critic = ValueNetwork(config.critic_spec)
     obs = jnp.zeros((1, *env_spec.obs_shape))
     actor_key, critic_key = jax.random.split(key)
-    actor_vars, critic_vars = actor.init(actor_key, obs), critic.init(critic_key, obs)
-    params = {"actor": actor_vars["params"], "critic": critic_vars["params"]}
+    adam = learner.adam(eps=config.adam_eps)
     return State(
-        actor_vars=actor_vars,
-        critic_vars=critic_vars,
-        opt_state=optim.adam(eps=config.adam_eps).init(params),
-        actor=actor,
-        critic=critic,
-        config=config,
+        actor=Learner.create(actor, actor.init(actor_key, obs), adam),
+        critic=Learner.create(critic, critic.init(critic_key, obs), adam),
     )
 
 
@@ -199,17 +168,17 @@ def choose(policy: Any, key: jax.Array, discrete: bool, deterministic: bool) -> 
     return mean if deterministic else mean + jnp.exp(log_std) * jax.random.normal(key, mean.shape)
 
 
-def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+def act(config: Config, hp: Hyperparams, state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
     """obs: [batch, *obs_shape] -> actions [batch] (discrete) or [batch, action_dim]."""
-    return choose(state.actor.apply(state.actor_vars, obs, train=False), key, state.discrete, deterministic)
+    return choose(state.actor(obs), key, state.discrete, deterministic)
 
 
-def explore(state: State, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
+def explore(config: Config, state: State, obs: jax.Array, key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array]:
     """obs: [batch, *obs_shape] -> (sampled action, its log-probability [batch], V(obs) [batch])."""
-    policy = state.actor.apply(state.actor_vars, obs, train=False)
+    policy = state.actor(obs)
     action = choose(policy, key, state.discrete, False)
     log_prob, _ = log_prob_and_entropy(policy, action, state.discrete)
-    return action, log_prob, state.critic.apply(state.critic_vars, obs, train=False)
+    return action, log_prob, state.critic(obs)
 
 
 def gae(
@@ -249,26 +218,23 @@ class Minibatch(NamedTuple):
     target: jax.Array
 
 
-def _apply_as_collected(module: nn.Module, variables: dict, params: Any, x: jax.Array):
+def _apply_as_collected(network: Learner, params: Any, x: jax.Array):
     """-> (output in eval mode, as the rollout was collected, so the ratio is 1 at unchanged
-    parameters; the non-parameter collections, e.g. normalization statistics, updated by a
-    train-mode pass over x, without gradient)."""
-    statistics = {name: value for name, value in variables.items() if name != "params"}
-    output = module.apply({"params": params, **statistics}, x, train=False)
-    if not statistics:
+    parameters; the normalization statistics updated by a train-mode pass over x, without gradient)."""
+    output = network.module.apply({"params": params, "batch_stats": network.stats}, x, train=False)
+    if not network.stats:
         return output, {}
-    frozen = jax.lax.stop_gradient(params)
-    return output, module.apply({"params": frozen, **statistics}, x, train=True, mutable=list(statistics))[1]
+    return output, network.apply_train(jax.lax.stop_gradient(params), x)[1]
 
 
-def loss(params: dict, state: State, batch: Minibatch, hp: Hyperparams):
+def loss(params: dict, config: Config, state: State, batch: Minibatch, hp: Hyperparams):
     """The PPO objective on one minibatch -> (loss, (updated statistics, metrics))."""
-    policy, actor_statistics = _apply_as_collected(state.actor, state.actor_vars, params["actor"], batch.obs)
-    value, critic_statistics = _apply_as_collected(state.critic, state.critic_vars, params["critic"], batch.obs)
+    policy, actor_statistics = _apply_as_collected(state.actor, params["actor"], batch.obs)
+    value, critic_statistics = _apply_as_collected(state.critic, params["critic"], batch.obs)
     log_prob, entropy = log_prob_and_entropy(policy, batch.action, state.discrete)
 
     advantage = batch.advantage
-    if state.config.normalize_advantages:
+    if config.normalize_advantages:
         advantage = (advantage - advantage.mean()) / (advantage.std() + 1e-8)
     log_ratio = log_prob - batch.log_prob
     ratio = jnp.exp(log_ratio)
@@ -276,7 +242,7 @@ def loss(params: dict, state: State, batch: Minibatch, hp: Hyperparams):
     actor_loss = -jnp.mean(jnp.minimum(ratio * advantage, clipped_ratio * advantage))
 
     value_loss = (value - batch.target) ** 2
-    if state.config.clip_value:
+    if config.clip_value:
         clipped_value = batch.value + jnp.clip(value - batch.value, -hp.clip_eps, hp.clip_eps)
         value_loss = jnp.maximum(value_loss, (clipped_value - batch.target) ** 2)
     value_loss = 0.5 * jnp.mean(value_loss)
@@ -293,30 +259,26 @@ def loss(params: dict, state: State, batch: Minibatch, hp: Hyperparams):
     return total, ((actor_statistics, critic_statistics), metrics)
 
 
-def update_minibatch(state: State, batch: Minibatch, hp: Hyperparams) -> tuple[State, dict]:
-    params = {"actor": state.actor_vars["params"], "critic": state.critic_vars["params"]}
+def update_minibatch(config: Config, hp: Hyperparams, state: State, batch: Minibatch) -> tuple[State, dict]:
+    params = {"actor": state.actor.params, "critic": state.critic.params}
     (total, ((actor_statistics, critic_statistics), metrics)), grads = jax.value_and_grad(loss, has_aux=True)(
-        params, state, batch, hp
+        params, config, state, batch, hp
     )
+    grad_norm = optax.tree.norm(grads)
     grads, _ = optax.clip_by_global_norm(hp.max_grad_norm).update(grads, optax.EmptyState())
-    params, opt_state = optim.apply(
-        optim.adam(eps=state.config.adam_eps), grads, state.opt_state, params, hp.learning_rate
-    )
-    state = state.replace(
-        actor_vars={**state.actor_vars, **actor_statistics, "params": params["actor"]},
-        critic_vars={**state.critic_vars, **critic_statistics, "params": params["critic"]},
-        opt_state=opt_state,
-    )
-    return state, {"loss": total, **metrics}
+    adam = learner.adam(eps=config.adam_eps)
+    actor, _ = state.actor.step(adam, grads["actor"], hp.learning_rate, stats=actor_statistics)
+    critic, _ = state.critic.step(adam, grads["critic"], hp.learning_rate, stats=critic_statistics)
+    return State(actor=actor, critic=critic), {"loss": total, "grad_norm": grad_norm, **metrics}
 
 
-def update(state: State, rollout: Rollout, key: jax.Array, hp: Hyperparams) -> tuple[State, dict]:
+def update(config: Config, hp: Hyperparams, state: State, rollout, key: jax.Array) -> tuple[State, dict]:
     """Advantages of the rollout, then num_epochs x num_minibatches minibatch updates.
 
-    rollout: leaves [num_steps, num_envs, ...]. Metrics are means over all minibatch updates.
+    rollout: an agents.on_policy.Rollout, leaves [num_steps, num_envs, ...]. Metrics are means over
+    all minibatch updates (grad_norm: the global norm before clipping).
     """
-    config = state.config
-    next_values = state.critic.apply(state.critic_vars, rollout.final_obs, train=False)
+    next_values = state.critic(rollout.final_obs)
     advantages, targets = gae(
         rollout.reward, rollout.value, next_values, rollout.terminated, rollout.done, hp.gamma, hp.gae_lambda
     )
@@ -329,7 +291,22 @@ def update(state: State, rollout: Rollout, key: jax.Array, hp: Hyperparams) -> t
         minibatches = jax.tree.map(
             lambda x: x[order].reshape(config.num_minibatches, -1, *x.shape[1:]), rows
         )
-        return jax.lax.scan(lambda s, batch: update_minibatch(s, batch, hp), state, minibatches)
+        return jax.lax.scan(lambda s, batch: update_minibatch(config, hp, s, batch), state, minibatches)
 
     state, metrics = jax.lax.scan(epoch, state, jax.random.split(key, config.num_epochs))
     return state, jax.tree.map(jnp.mean, metrics)
+
+
+AGENT = Agent(
+    name="ppo",
+    summary=__doc__.splitlines()[0],
+    Config=Config,
+    Hyperparams=Hyperparams,
+    init=init,
+    act=act,
+    update=update,
+    presets=PRESETS,
+    default_preset="cartpole",
+    loop="on_policy",
+    explore=explore,
+)

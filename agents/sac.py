@@ -20,12 +20,12 @@ from typing import Literal
 import flax.struct
 import jax
 import jax.numpy as jnp
-import optax
 
-from agents import actor_critic, optim
-from agents.common import Preset, Transition
+from agents import actor_critic, learner
+from agents.common import Agent, Preset, Transition
+from agents.learner import Learner
 from envs import EnvSpec
-from networks import CriticEnsemble, TanhGaussianActor, tanh_gaussian_sample
+from networks import tanh_gaussian_sample
 
 
 @dataclasses.dataclass(frozen=True)
@@ -98,44 +98,28 @@ PRESETS = {"paper": PAPER, "simba": SIMBA}
 
 @flax.struct.dataclass
 class State:
-    """Actor, critic and target critic variables ({"params", "batch_stats"}): only "params" is
-    differentiated; the statistics move in train-mode forward passes (see update)."""
+    """Actor, critics and log-temperature as learners, and the target critics' variables
+    ({"params", "batch_stats"}): only parameters are differentiated; the statistics move in
+    train-mode forward passes (see update)."""
 
-    actor_vars: dict
-    critic_vars: dict
-    target_critic_vars: dict
-    log_alpha: jax.Array
-    actor_opt: optax.OptState
-    critic_opt: optax.OptState
-    alpha_opt: optax.OptState
-    actor: TanhGaussianActor = flax.struct.field(pytree_node=False)
-    critic: CriticEnsemble = flax.struct.field(pytree_node=False)
-    config: Config = flax.struct.field(pytree_node=False)
+    actor: Learner
+    critic: Learner
+    target_critic: dict
+    log_alpha: Learner
 
 
-_adam = optim.adam()
+_adam = learner.adam()
 
 
 def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
-    actor, critic, actor_vars, critic_vars = actor_critic.build(key, env_spec, config, "SAC")
+    actor, critic = actor_critic.build(key, env_spec, config, "SAC", _adam)
     log_alpha = jnp.log(jnp.asarray(hp.initial_alpha, jnp.float32))
-    return State(
-        actor_vars=actor_vars,
-        critic_vars=critic_vars,
-        target_critic_vars=critic_vars,
-        log_alpha=log_alpha,
-        actor_opt=_adam.init(actor_vars["params"]),
-        critic_opt=_adam.init(critic_vars["params"]),
-        alpha_opt=_adam.init(log_alpha),
-        actor=actor,
-        critic=critic,
-        config=config,
-    )
+    return State(actor=actor, critic=critic, target_critic=critic.variables, log_alpha=Learner.create(None, log_alpha, _adam))
 
 
-def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+def act(config: Config, hp: Hyperparams, state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
     """obs: [batch, *obs_shape] -> actions [batch, action_dim] in [-1, 1]; the actor in eval mode."""
-    mean, log_std = state.actor.apply(state.actor_vars, obs, train=False)
+    mean, log_std = state.actor(obs)
     if deterministic:
         return jnp.tanh(mean)
     return tanh_gaussian_sample(mean, log_std, key)[0]
@@ -144,61 +128,51 @@ def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> ja
 def critic_loss(critic_params, state: State, batch: Transition, key, hp: Hyperparams):
     """Returns (loss, (new critic batch_stats, mean Q)); next actions from the actor in eval mode,
     their values from the target critics in eval mode, the online critics in train mode."""
-    alpha = jnp.exp(state.log_alpha)
-    mean, log_std = state.actor.apply(state.actor_vars, batch.next_obs, train=False)
+    alpha = jnp.exp(state.log_alpha.params)
+    mean, log_std = state.actor(batch.next_obs)
     next_action, next_log_prob = tanh_gaussian_sample(mean, log_std, key)
-    next_q = state.critic.apply(state.target_critic_vars, batch.next_obs, next_action, train=False).min(axis=0)
+    next_q = state.critic.module.apply(state.target_critic, batch.next_obs, next_action, train=False).min(axis=0)
     soft_next_value = next_q - alpha * next_log_prob
     target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.terminated) * soft_next_value)
-    q, critic_stats = actor_critic.apply_train(state.critic, critic_params, state.critic_vars, batch.obs, batch.action)
+    q, critic_stats = state.critic.apply_train(critic_params, batch.obs, batch.action)
     loss = 0.5 * jnp.sum(jnp.mean((q - target) ** 2, axis=-1))
     return loss, (critic_stats, q.mean())
 
 
 def actor_loss(actor_params, state: State, batch: Transition, key):
     """Returns (loss, (new actor batch_stats, log pi)); the actor in train mode, the critics in eval mode."""
-    alpha = jnp.exp(state.log_alpha)
-    (mean, log_std), actor_stats = actor_critic.apply_train(state.actor, actor_params, state.actor_vars, batch.obs)
+    alpha = jnp.exp(state.log_alpha.params)
+    (mean, log_std), actor_stats = state.actor.apply_train(actor_params, batch.obs)
     action, log_prob = tanh_gaussian_sample(mean, log_std, key)
-    q = state.critic.apply(state.critic_vars, batch.obs, action, train=False).min(axis=0)
+    q = state.critic(batch.obs, action).min(axis=0)
     return jnp.mean(alpha * log_prob - q), (actor_stats, log_prob)
 
 
-def update_critic(state: State, batch: Transition, key, hp: Hyperparams) -> tuple[State, dict]:
+def update_critic(hp: Hyperparams, state: State, batch: Transition, key) -> tuple[State, dict]:
     (loss, (critic_stats, mean_q)), grads = jax.value_and_grad(critic_loss, has_aux=True)(
-        state.critic_vars["params"], state, batch, key, hp
+        state.critic.params, state, batch, key, hp
     )
-    params, critic_opt = optim.apply(
-        _adam, grads, state.critic_opt, state.critic_vars["params"], hp.learning_rate, hp.weight_decay
-    )
-    state = state.replace(critic_vars={"params": params, "batch_stats": critic_stats}, critic_opt=critic_opt)
-    return state, {"critic_loss": loss, "mean_q": mean_q}
+    critic, grad_norm = state.critic.step(_adam, grads, hp.learning_rate, hp.weight_decay, critic_stats)
+    return state.replace(critic=critic), {"critic_loss": loss, "mean_q": mean_q, "critic_grad_norm": grad_norm}
 
 
-def update_actor_and_alpha(state: State, batch: Transition, key, hp: Hyperparams) -> tuple[State, dict]:
+def update_actor_and_alpha(config: Config, hp: Hyperparams, state: State, batch: Transition, key) -> tuple[State, dict]:
     (a_loss, (actor_stats, log_prob)), grads = jax.value_and_grad(actor_loss, has_aux=True)(
-        state.actor_vars["params"], state, batch, key
+        state.actor.params, state, batch, key
     )
-    params, actor_opt = optim.apply(
-        _adam, grads, state.actor_opt, state.actor_vars["params"], hp.learning_rate, hp.weight_decay
-    )
-    target_entropy = -hp.target_entropy_scale * state.actor.action_dim
+    actor, grad_norm = state.actor.step(_adam, grads, hp.learning_rate, hp.weight_decay, actor_stats)
+    target_entropy = -hp.target_entropy_scale * actor.module.action_dim
     t_loss, alpha_grad = jax.value_and_grad(actor_critic.temperature_loss)(
-        state.log_alpha, log_prob, target_entropy, state.config.temperature_loss
+        state.log_alpha.params, log_prob, target_entropy, config.temperature_loss
     )
-    alpha_decay = hp.weight_decay if state.config.temperature_weight_decay else 0.0
-    log_alpha, alpha_opt = optim.apply(_adam, alpha_grad, state.alpha_opt, state.log_alpha, hp.learning_rate, alpha_decay)
-    state = state.replace(
-        actor_vars={"params": params, "batch_stats": actor_stats},
-        actor_opt=actor_opt,
-        log_alpha=log_alpha,
-        alpha_opt=alpha_opt,
-    )
-    return state, {"actor_loss": a_loss, "alpha_loss": t_loss, "entropy": -jnp.mean(log_prob)}
+    alpha_decay = hp.weight_decay if config.temperature_weight_decay else 0.0
+    log_alpha, _ = state.log_alpha.step(_adam, alpha_grad, hp.learning_rate, alpha_decay)
+    metrics = {"actor_loss": a_loss, "alpha_loss": t_loss, "entropy": -jnp.mean(log_prob), "actor_grad_norm": grad_norm}
+    return state.replace(actor=actor, log_alpha=log_alpha), metrics
 
 
 def update(
-    state: State, batch: Transition, key: jax.Array, hp: Hyperparams, update_index: jax.Array
+    config: Config, hp: Hyperparams, state: State, batch: Transition, key: jax.Array, update_index: jax.Array
 ) -> tuple[State, dict]:
     """One gradient step of critics, actor and temperature on `batch` (leaves [batch_size, ...]),
     then the Polyak step of the target critics. Critics first, the actor then ascending the updated
@@ -209,11 +183,23 @@ def update(
     """
     del update_index
     critic_key, actor_key = jax.random.split(key)
-    if state.config.actor_first:
-        state, actor_metrics = update_actor_and_alpha(state, batch, actor_key, hp)
-        state, critic_metrics = update_critic(state, batch, critic_key, hp)
+    if config.actor_first:
+        state, actor_metrics = update_actor_and_alpha(config, hp, state, batch, actor_key)
+        state, critic_metrics = update_critic(hp, state, batch, critic_key)
     else:
-        state, critic_metrics = update_critic(state, batch, critic_key, hp)
-        state, actor_metrics = update_actor_and_alpha(state, batch, actor_key, hp)
-    state = state.replace(target_critic_vars=actor_critic.polyak(state.critic_vars, state.target_critic_vars, hp.tau))
-    return state, {**critic_metrics, **actor_metrics, "alpha": jnp.exp(state.log_alpha)}
+        state, critic_metrics = update_critic(hp, state, batch, critic_key)
+        state, actor_metrics = update_actor_and_alpha(config, hp, state, batch, actor_key)
+    state = state.replace(target_critic=actor_critic.polyak(state.critic.variables, state.target_critic, hp.tau))
+    return state, {**critic_metrics, **actor_metrics, "alpha": jnp.exp(state.log_alpha.params)}
+
+
+AGENT = Agent(
+    name="sac",
+    summary=__doc__.splitlines()[0],
+    Config=Config,
+    Hyperparams=Hyperparams,
+    init=init,
+    act=act,
+    update=update,
+    presets=PRESETS,
+)

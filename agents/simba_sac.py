@@ -4,9 +4,10 @@ The algorithm is agents.sac unchanged; this name selects the `paper` preset (sac
 configuration of the published simba_utd1 curves (see agents.sac.SIMBA for every value and source).
 """
 
-from agents.sac import SIMBA, Config, Hyperparams, State, act, init, update
+import dataclasses
 
-PRESETS = {"paper": SIMBA}
-DEFAULT_PRESET = "paper"
+from agents import sac
 
-__all__ = ["Config", "DEFAULT_PRESET", "Hyperparams", "PRESETS", "State", "act", "init", "update"]
+AGENT = dataclasses.replace(
+    sac.AGENT, name="simba-sac", summary=__doc__.splitlines()[0], presets={"paper": sac.SIMBA}, default_preset="paper"
+)

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import functools
 import sys
 
 import jax
@@ -29,8 +30,8 @@ import numpy as np
 import envs
 from agents import AGENTS, batching
 from agents.common import ConfigError
-from agents.host_loop import make_host_loop
-from agents.off_policy import RunState, TrainConfig, make_loop
+from agents import off_policy
+from agents.loop import RunState, TrainConfig
 from networks import rsnorm
 from networks.spectral import PROTOCOLS, ProbeSettings, probe_function
 
@@ -46,12 +47,12 @@ def network_function(config: TrainConfig, agent_state, network: str, obs_dim: in
     if network not in NETWORKS:
         raise ValueError(f"probe network must be one of {', '.join(NETWORKS)}, got {network!r}")
     if network == "actor":
-        return lambda obs: AGENTS[config.agent].act(agent_state, obs, jax.random.key(0), True)
-    variables = agent_state.critic_vars  # {"params", "batch_stats"} in every actor-critic agent
+        # deterministic actions read no hyperparameter
+        return lambda obs: AGENTS[config.agent].act(config.agent_config, None, agent_state, obs, jax.random.key(0), True)
 
     def critic(inputs):
         obs, action = inputs[:, :obs_dim], inputs[:, obs_dim:]
-        return agent_state.critic.apply(variables, obs, action, train=False).T
+        return agent_state.critic(obs, action).T  # the critic learner, in eval mode
 
     return critic
 
@@ -90,18 +91,17 @@ def load_run(directory: str) -> tuple[TrainConfig, RunState]:
     from rundir import checkpoint
 
     name, command = train.read_command(directory)
-    if getattr(AGENTS[name], "LOOP", "off_policy") != "off_policy":
+    if AGENTS[name].loop != "off_policy":
         raise ConfigError(f"{directory} is a {name} run; the probe reads off-policy actors and critics")
     if not command.run.buffer_checkpoint:
         raise ConfigError(f"{directory} was run with --no-buffer-checkpoint; the probe needs the replay buffer")
-    run = command.run
-    config = TrainConfig(name, command.config, run.env, run.total_steps, run.eval_every, run.eval_episodes, run.num_envs)
+    config = TrainConfig.of(name, command.config, command.run)
+    env = envs.make(config.env)
     if envs.is_host_stepped(config.env):  # gymnasium's env states live on the host, not in the state
-        host = make_host_loop(config)
-        observation = jnp.zeros((config.num_envs, *host.env.spec.obs_shape))
-        init = lambda hp, key: host.parts.init(hp, key, lambda _: (None, observation))  # noqa: E731
+        observation = jnp.zeros((config.num_envs, *env.spec.obs_shape))
+        init = lambda hp, key: off_policy.init(config, env.spec, hp, key, None, observation)  # noqa: E731
     else:
-        init = make_loop(config).init
+        init = functools.partial(off_policy.fresh_run, config, env)
     checkpoints = checkpoint.Checkpoints(directory)
     num_runs = checkpoints.num_runs()
     if num_runs is None:

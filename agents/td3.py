@@ -23,10 +23,10 @@ from typing import Literal
 import flax.struct
 import jax
 import jax.numpy as jnp
-import optax
 
-from agents import actor_critic, optim
-from agents.common import Preset, Transition, require_continuous
+from agents import actor_critic, learner
+from agents.common import Agent, Preset, Transition
+from agents.learner import Learner
 from envs import EnvSpec
 from networks import CriticEnsemble, DeterministicActor
 
@@ -75,107 +75,99 @@ PRESETS = {
         "the paper's settings with 1000 random steps, for short runs on small tasks",
     ),
 }
-DEFAULT_PRESET = "cpu"
 
 
 @flax.struct.dataclass
 class State:
-    """Actor, critic and target variables ({"params", "batch_stats"})."""
+    """Actor and critics as learners, and the target networks' variables ({"params", "batch_stats"})."""
 
-    actor_vars: dict
-    critic_vars: dict
-    target_actor_vars: dict
-    target_critic_vars: dict
-    actor_opt: optax.OptState
-    critic_opt: optax.OptState
-    exploration_noise: jax.Array
-    """Hyperparams.exploration_noise, kept in the state because acting does not see the hyperparameters."""
-    actor: DeterministicActor = flax.struct.field(pytree_node=False)
-    critic: CriticEnsemble = flax.struct.field(pytree_node=False)
-    policy_delay: int = flax.struct.field(pytree_node=False)
+    actor: Learner
+    critic: Learner
+    target_actor: dict
+    target_critic: dict
 
 
-_adam = optim.adam()
+_adam = learner.adam()
 
 
-def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams, agent_name: str = "TD3") -> State:
-    require_continuous(env_spec, agent_name)
-    actor = DeterministicActor(config.actor_spec, env_spec.action_dim)
-    critic = CriticEnsemble(config.critic_spec, config.num_critics)
+def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> State:
+    actor_module = DeterministicActor(config.actor_spec, env_spec.action_dim)
+    critic_module = CriticEnsemble(config.critic_spec, config.num_critics)
     actor_key, critic_key = jax.random.split(key)
     obs = jnp.zeros((1, *env_spec.obs_shape))
-    actor_vars = actor_critic.with_stats(actor.init(actor_key, obs))
-    critic_vars = actor_critic.with_stats(critic.init(critic_key, obs, jnp.zeros((1, env_spec.action_dim))))
-    return State(
-        actor_vars=actor_vars,
-        critic_vars=critic_vars,
-        target_actor_vars=actor_vars,
-        target_critic_vars=critic_vars,
-        actor_opt=_adam.init(actor_vars["params"]),
-        critic_opt=_adam.init(critic_vars["params"]),
-        exploration_noise=jnp.asarray(hp.exploration_noise, jnp.float32),
-        actor=actor,
-        critic=critic,
-        policy_delay=config.policy_delay,
-    )
+    actor = Learner.create(actor_module, actor_module.init(actor_key, obs), _adam)
+    critic = Learner.create(critic_module, critic_module.init(critic_key, obs, jnp.zeros((1, env_spec.action_dim))), _adam)
+    return State(actor=actor, critic=critic, target_actor=actor.variables, target_critic=critic.variables)
 
 
-def act(state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
+def act(config: Config, hp: Hyperparams, state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
     """obs [batch, *obs_shape] -> actions [batch, action_dim] in [-1, 1]; exploration adds
     N(0, exploration_noise^2) and clips; the actor in eval mode."""
-    action = state.actor.apply(state.actor_vars, obs, train=False)
+    action = state.actor(obs)
     if deterministic:
         return action
-    noise = state.exploration_noise * jax.random.normal(key, action.shape)
+    noise = hp.exploration_noise * jax.random.normal(key, action.shape)
     return jnp.clip(action + noise, -1.0, 1.0)
 
 
 def critic_loss(critic_params, state: State, batch: Transition, key, hp: Hyperparams):
     """Returns (loss, (new critic batch_stats, mean Q)); targets in eval mode, the critics in train mode."""
-    next_action = state.actor.apply(state.target_actor_vars, batch.next_obs, train=False)
+    next_action = state.actor.module.apply(state.target_actor, batch.next_obs, train=False)
     noise = jnp.clip(hp.target_noise * jax.random.normal(key, next_action.shape), -hp.noise_clip, hp.noise_clip)
     next_action = jnp.clip(next_action + noise, -1.0, 1.0)
-    next_q = state.critic.apply(state.target_critic_vars, batch.next_obs, next_action, train=False).min(axis=0)
+    next_q = state.critic.module.apply(state.target_critic, batch.next_obs, next_action, train=False).min(axis=0)
     target = jax.lax.stop_gradient(batch.reward + hp.gamma * (1.0 - batch.terminated) * next_q)
-    q, critic_stats = actor_critic.apply_train(state.critic, critic_params, state.critic_vars, batch.obs, batch.action)
+    q, critic_stats = state.critic.apply_train(critic_params, batch.obs, batch.action)
     return 0.5 * jnp.sum(jnp.mean((q - target) ** 2, axis=-1)), (critic_stats, q.mean())
 
 
 def actor_loss(actor_params, state: State, batch: Transition):
     """Returns (loss, new actor batch_stats); the actor in train mode, critic 1 in eval mode."""
-    action, actor_stats = actor_critic.apply_train(state.actor, actor_params, state.actor_vars, batch.obs)
-    return -jnp.mean(state.critic.apply(state.critic_vars, batch.obs, action, train=False)[0]), actor_stats
+    action, actor_stats = state.actor.apply_train(actor_params, batch.obs)
+    return -jnp.mean(state.critic(batch.obs, action)[0]), actor_stats
 
 
-def update_actor_and_targets(state: State, batch: Transition, hp: Hyperparams) -> tuple[State, jax.Array]:
-    (loss, actor_stats), grads = jax.value_and_grad(actor_loss, has_aux=True)(state.actor_vars["params"], state, batch)
-    params, actor_opt = optim.apply(_adam, grads, state.actor_opt, state.actor_vars["params"], hp.learning_rate)
-    actor_vars = {"params": params, "batch_stats": actor_stats}
+def update_actor_and_targets(hp: Hyperparams, state: State, batch: Transition) -> tuple[State, dict]:
+    (loss, actor_stats), grads = jax.value_and_grad(actor_loss, has_aux=True)(state.actor.params, state, batch)
+    actor, grad_norm = state.actor.step(_adam, grads, hp.learning_rate, stats=actor_stats)
     state = state.replace(
-        actor_vars=actor_vars,
-        actor_opt=actor_opt,
-        target_actor_vars=actor_critic.polyak(actor_vars, state.target_actor_vars, hp.tau),
-        target_critic_vars=actor_critic.polyak(state.critic_vars, state.target_critic_vars, hp.tau),
+        actor=actor,
+        target_actor=actor_critic.polyak(actor.variables, state.target_actor, hp.tau),
+        target_critic=actor_critic.polyak(state.critic.variables, state.target_critic, hp.tau),
     )
-    return state, loss
+    return state, {"actor_loss": loss, "actor_grad_norm": grad_norm}
 
 
 def update(
-    state: State, batch: Transition, key: jax.Array, hp: Hyperparams, update_index: jax.Array
+    config: Config, hp: Hyperparams, state: State, batch: Transition, key: jax.Array, update_index: jax.Array
 ) -> tuple[State, dict]:
     """One critic update, plus the actor and target updates when (update_index + 1) % policy_delay == 0.
 
     update_index: the global count of updates before this one (unbatched across runs, so the delay
-    is a real branch). actor_loss is NaN in the metrics of updates that skip the actor.
+    is a real branch). The actor's metrics are NaN in updates that skip the actor.
     """
     (c_loss, (critic_stats, mean_q)), grads = jax.value_and_grad(critic_loss, has_aux=True)(
-        state.critic_vars["params"], state, batch, key, hp
+        state.critic.params, state, batch, key, hp
     )
-    params, critic_opt = optim.apply(_adam, grads, state.critic_opt, state.critic_vars["params"], hp.learning_rate)
-    state = state.replace(critic_vars={"params": params, "batch_stats": critic_stats}, critic_opt=critic_opt)
-    state, a_loss = jax.lax.cond(
-        (update_index + 1) % state.policy_delay == 0,
-        lambda: update_actor_and_targets(state, batch, hp),
-        lambda: (state, jnp.float32(jnp.nan)),
+    critic, grad_norm = state.critic.step(_adam, grads, hp.learning_rate, stats=critic_stats)
+    state = state.replace(critic=critic)
+    skipped = {"actor_loss": jnp.float32(jnp.nan), "actor_grad_norm": jnp.float32(jnp.nan)}
+    state, actor_metrics = jax.lax.cond(
+        (update_index + 1) % config.policy_delay == 0,
+        lambda: update_actor_and_targets(hp, state, batch),
+        lambda: (state, skipped),
     )
-    return state, {"critic_loss": c_loss, "actor_loss": a_loss, "mean_q": mean_q}
+    return state, {"critic_loss": c_loss, "mean_q": mean_q, "critic_grad_norm": grad_norm, **actor_metrics}
+
+
+AGENT = Agent(
+    name="td3",
+    summary=__doc__.splitlines()[0],
+    Config=Config,
+    Hyperparams=Hyperparams,
+    init=init,
+    act=act,
+    update=update,
+    presets=PRESETS,
+    default_preset="cpu",
+)

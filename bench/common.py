@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import sys
 import time
 from pathlib import Path
@@ -12,9 +13,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from agents import AGENTS  # noqa: E402
+from agents import AGENTS, off_policy  # noqa: E402
 from agents.batching import broadcast, seed_keys, vmap_runs  # noqa: E402
-from agents.off_policy import TrainConfig, make_loop  # noqa: E402
+from agents.loop import TrainConfig  # noqa: E402
 from timing import compile_and_time  # noqa: E402
 
 
@@ -67,7 +68,6 @@ def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:
     learning_starts is 0 so that the timed period is all updates; a first, untimed period warms
     up. Returns compile seconds (lower().compile()), timed seconds and env steps over all runs.
     """
-    module = AGENTS[agent]
     # only two periods run; the total only sizes the buffer, which must hold a batch
     periods = max(2, -(-agent_config.batch_size // steps))
     config = TrainConfig(
@@ -77,16 +77,18 @@ def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:
         eval_every=steps,
         eval_episodes=1,
     )
-    loop = make_loop(config)
-    return measure_loop(loop, module.Hyperparams(), num_seeds, steps)
+    env = off_policy.jittable_env(config)
+    init, run_period = (functools.partial(fn, config, env) for fn in (off_policy.fresh_run, off_policy.run_period))
+    return measure_loop(init, run_period, AGENTS[agent].Hyperparams(), num_seeds, steps)
 
 
-def measure_loop(loop, hparams, num_seeds: int, steps: int, repeats: int = 1) -> dict:
-    """Times one evaluation period of `loop` (of `steps` env steps per run) over `num_seeds`
-    vmapped seeds, after an untimed warm-up period (the fastest of `repeats`); compile seconds separate."""
+def measure_loop(init, run_period, hparams, num_seeds: int, steps: int, repeats: int = 1) -> dict:
+    """Times one evaluation period (of `steps` env steps per run) of a loop given by its per-run
+    init (hp, key) and run_period (state, hp, period), over `num_seeds` vmapped seeds, after an
+    untimed warm-up period (the fastest of `repeats`); compile seconds separate."""
     hp = broadcast(hparams, num_seeds)
-    state = jax.jit(vmap_runs(loop.init, num_seeds))(hp, seed_keys(0, num_seeds))
-    run_period = vmap_runs(loop.run_period, num_seeds, in_axes=(0, 0, None))
+    state = jax.jit(vmap_runs(init, num_seeds))(hp, seed_keys(0, num_seeds))
+    run_period = vmap_runs(run_period, num_seeds, in_axes=(0, 0, None))
     timed = compile_and_time(run_period, state, hp, jnp.int32(0), repeats=repeats)
     return {**timed, "env_steps": steps * num_seeds}
 

@@ -27,8 +27,8 @@ import jax
 import numpy as np
 
 from agents import batching, sac
-from agents.host_loop import make_host_loop
-from agents.off_policy import TrainConfig
+from agents.host_loop import HostRuns
+from agents.loop import TrainConfig
 
 
 def measure(env_id: str, num_seeds: int, steps: int, rounds: int) -> dict:
@@ -44,11 +44,11 @@ def measure(env_id: str, num_seeds: int, steps: int, rounds: int) -> dict:
     )
     seeds = list(range(num_seeds))
     hp = batching.broadcast(sac.Hyperparams(), num_seeds)
-    runs = make_host_loop(config).on_runs(hp, batching.keys_for(seeds), seeds, batching.runs_mesh())
+    runs = HostRuns(config, hp, batching.keys_for(seeds), seeds, batching.runs_mesh())
     start = time.perf_counter()
     runs.compile()
     compile_seconds = time.perf_counter() - start
-    carry = runs.start_period_compiled(runs.init(), runs.hp)
+    carry = runs.start_compiled(runs.hp, runs.init())
 
     carry = runs.iterate(carry, 0, steps // 4)  # warm-up
     actions = np.asarray(runs.actions)

@@ -13,20 +13,21 @@ virtualenv: rejax 0.1.3 needs gymnax 0.0.9, whose step API differs from the 1.0 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import subprocess
 from pathlib import Path
 
 from common import describe_device, measure_loop
 
-from agents import ppo
-from agents.on_policy import OnPolicyConfig, make_loop
+from agents import on_policy, ppo
+from agents.loop import TrainConfig
 
 NUM_ENVS, NUM_STEPS, WIDTH = 4, 128, 64
 
 
 def measure_ours(num_seeds: int, steps: int, repeats: int) -> dict:
-    config = OnPolicyConfig(
+    config = TrainConfig(
         agent="ppo",
         agent_config=ppo.Config(actor_width=WIDTH, critic_width=WIDTH, num_steps=NUM_STEPS),
         env="gymnax/CartPole-v1",
@@ -35,7 +36,9 @@ def measure_ours(num_seeds: int, steps: int, repeats: int) -> dict:
         eval_episodes=1,
         num_envs=NUM_ENVS,
     )
-    return measure_loop(make_loop(config), ppo.Hyperparams(), num_seeds, steps, repeats)
+    env = on_policy.make_env(config)
+    init, run_period = (functools.partial(fn, config, env) for fn in (on_policy.init, on_policy.run_period))
+    return measure_loop(init, run_period, ppo.Hyperparams(), num_seeds, steps, repeats)
 
 
 def measure_rejax(python: str, num_seeds: int, steps: int, repeats: int) -> dict:

@@ -13,7 +13,7 @@ import argparse
 
 from common import describe_device, matmul_gflops, measure, network_flops, report, sac_update_flops
 
-from agents import simba_sac, td3
+from agents import sac, td3
 
 
 def td3_update_flops(config, obs_dim: int, action_dim: int) -> float:
@@ -29,7 +29,7 @@ def td3_update_flops(config, obs_dim: int, action_dim: int) -> float:
 
 AGENT_SETUPS = {
     # agent: (config, FLOPs per update, matmul shape of its widest layer)
-    "simba-sac": (simba_sac.PRESETS["paper"].config, sac_update_flops, (256, 512, 2048)),
+    "simba-sac": (sac.SIMBA.config, sac_update_flops, (256, 512, 2048)),
     "td3": (td3.Config(), td3_update_flops, (256, 256, 256)),
 }
 

@@ -174,3 +174,54 @@ def draw_iqm(axis, env_steps: np.ndarray, returns: np.ndarray, colour, label: st
 
 def command_line() -> str:
     return " ".join([Path(sys.executable).name, *sys.argv])
+
+
+def finish(plan, env_steps: list[int], returns: np.ndarray, diverged: list[dict], interrupted: bool,
+           compile_seconds: float, wall_seconds: float) -> dict:
+    """Writes summary.json and curves.png of a finished or interrupted training and prints its
+    final returns. returns: [num_runs, evaluations done]. -> the summary."""
+    import jax
+
+    groups = [
+        (setting_label(setting), [i for i, (index, _) in enumerate(plan.runs_of) if index == setting_index])
+        for setting_index, setting in enumerate(plan.settings)
+    ]
+    final = summarize_returns(returns[:, -1])
+    device = jax.devices()[0]
+    done_steps, num_runs = env_steps[-1], plan.num_runs
+    summary = {
+        "final_eval_return": final,
+        "env_steps": done_steps,
+        "interrupted": interrupted,
+        "resumed": bool(plan.run.resume),
+        "diverged": diverged,
+        "steps_per_second": done_steps * num_runs / wall_seconds,
+        "steps_per_second_per_run": done_steps / wall_seconds,
+        "compile_seconds": compile_seconds,
+        "wall_seconds": wall_seconds,
+        "num_runs": num_runs,
+        "num_devices": plan.num_devices,
+        "versions": versions(),
+        "device": f"{device.platform}: {device.device_kind}",
+        "command": plan.resolved["command"],
+    }
+    if plan.swept:
+        summary["settings"] = rank_settings(plan.settings, groups, returns[:, -1])
+    write_json(plan.out / "summary.json", summary)
+    title = f"{plan.config.agent} on {plan.config.env}\n{plan.resolved['command']}"
+    plot_curves(plan.out / "curves.png", np.asarray(env_steps), returns, title, groups if plan.swept else None)
+    print(f"\nfinal deterministic eval return ({done_steps} env steps; diverged runs excluded):")
+    if plan.swept:
+        for entry in summary["settings"]:
+            print(f"  #{entry['rank']:<3} {setting_label(entry['hyperparams']):40s} {describe_stats(entry['final_eval_return'])}")
+    else:
+        for seed, value in zip(plan.seeds, final["per_run"]):
+            print(f"  seed {seed:<4} {'diverged' if value is None else f'{value:10.1f}'}")
+    print(f"  all {num_runs} runs: {describe_stats(final)}")
+    print(
+        f"compile {compile_seconds:.1f} s, run {wall_seconds:.1f} s, "
+        f"{summary['steps_per_second']:.0f} env-steps/s over all runs; wrote {plan.out}"
+    )
+    if interrupted:
+        print(f"interrupted: the logs and summary of the first {done_steps} env steps are in {plan.out}", file=sys.stderr)
+    return summary

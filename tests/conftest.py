@@ -21,9 +21,10 @@ def final_eval_returns(agent: str, agent_config, hparams, total_steps: int, eval
 
     from agents.batching import broadcast, seed_keys
     from agents.common import resolve_gamma
-    from agents.off_policy import TrainConfig, train
+    from agents.loop import TrainConfig
+    from agents.off_policy import train
 
-    config = TrainConfig(agent, agent_config, total_steps=total_steps, eval_every=eval_every, eval_episodes=5)
+    config = TrainConfig(agent=agent, agent_config=agent_config, total_steps=total_steps, eval_every=eval_every, eval_episodes=5)
     hparams = resolve_gamma(hparams, 200)  # gamma "auto" from Pendulum-v1's 200-step limit
     _, metrics = jax.jit(jax.vmap(lambda h, k: train(config, h, k)))(broadcast(hparams, seeds), seed_keys(0, seeds))
     assert (np.asarray(metrics["diverged_at"]) == -1).all()

@@ -12,8 +12,7 @@ import pytest
 
 import train
 from agents import AGENTS
-from agents.off_policy import TrainConfig
-from agents.on_policy import OnPolicyConfig
+from agents.loop import TrainConfig
 
 # (kind, norm) of both networks; the last row mixes an mlp actor with a simba critic
 NETWORKS = [
@@ -34,10 +33,10 @@ CASES = [(agent, row) for agent in ("crossq", "sac", "td3", "ppo") for row in NE
 
 def tiny_run(agent: str, actor_net: str, actor_norm: str, critic_net: str, critic_norm: str):
     """(train function, loop config, hyperparameters) of a run of a few steps with small networks."""
-    module = AGENTS[agent]
-    preset = module.PRESETS[module.DEFAULT_PRESET] if hasattr(module, "DEFAULT_PRESET") else None
-    config = preset.config if preset else module.Config()
-    hp = preset.hyperparams if preset else module.Hyperparams()
+    spec = AGENTS[agent]
+    preset = spec.presets[spec.default_preset] if spec.default_preset else None
+    config = preset.config if preset else spec.Config()
+    hp = preset.hyperparams if preset else spec.Hyperparams()
     fields = dict(
         actor_net=actor_net, actor_norm=actor_norm, critic_net=critic_net, critic_norm=critic_norm,
         actor_width=8, critic_width=8, actor_depth=1, critic_depth=1,
@@ -46,13 +45,11 @@ def tiny_run(agent: str, actor_net: str, actor_norm: str, critic_net: str, criti
         from agents.on_policy import train as run
 
         config = dataclasses.replace(config, **fields, num_steps=8, num_minibatches=2, num_epochs=1)
-        loop_config = OnPolicyConfig(agent, config, total_steps=8, eval_every=8, eval_episodes=1)
     else:
         from agents.off_policy import train as run
 
         config = dataclasses.replace(config, **fields, batch_size=4, learning_starts=4)
-        loop_config = TrainConfig(agent, config, total_steps=8, eval_every=8, eval_episodes=1)
-    return run, loop_config, hp
+    return run, TrainConfig(agent=agent, agent_config=config, total_steps=8, eval_every=8, eval_episodes=1), hp
 
 
 @pytest.mark.parametrize("agent, networks", CASES, ids=lambda case: "-".join(case) if isinstance(case, tuple) else case)
@@ -62,7 +59,7 @@ def test_every_agent_traces_with_every_network(agent, networks):
     assert metrics["eval_return"].shape == (1,)
     # batch (re)normalized networks carry their statistics apart from the trained parameters
     if "batch" in networks[1]:
-        assert jax.tree.leaves(state.agent.actor_vars["batch_stats"])
+        assert jax.tree.leaves(state.agent.actor.stats)
 
 
 @pytest.mark.parametrize(

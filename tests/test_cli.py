@@ -50,7 +50,7 @@ def test_a_run_that_cannot_fit_on_disk_is_refused(tmp_path, monkeypatch):
 
     import train
     from agents import ConfigError, sac
-    from agents.off_policy import TrainConfig
+    from agents.loop import TrainConfig
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
@@ -108,12 +108,12 @@ TINY_SAC = ["sac", "--seeds", "1", "--total-steps", "200", "--eval-every", "100"
 
 def test_ctrl_c_while_compiling_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
     import train
-    from agents.loop import FusedRuns
+    from agents.loop import Runs
 
     def interrupted(self):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(FusedRuns, "compile", interrupted)
+    monkeypatch.setattr(Runs, "compile", interrupted)
     out = tmp_path / "run"
     assert train.main([*TINY_SAC, "--out", str(out)]) == 130
     lines = capsys.readouterr().err.strip().splitlines()
@@ -124,14 +124,14 @@ def test_ctrl_c_while_compiling_is_one_line_and_writes_nothing(tmp_path, monkeyp
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
 def test_a_run_stopped_before_its_first_evaluation_does_not_block_the_same_command(failure, tmp_path, monkeypatch):
     import train
-    from agents.loop import FusedRuns
+    from agents.loop import Runs
 
     def fails(self, state, period):
         raise failure
 
-    monkeypatch.setattr(FusedRuns, "compile", lambda self: None)  # the failure comes before compiled code runs
-    monkeypatch.setattr(FusedRuns, "init", lambda self: None)
-    monkeypatch.setattr(FusedRuns, "run_period", fails)
+    monkeypatch.setattr(Runs, "compile", lambda self: None)  # the failure comes before compiled code runs
+    monkeypatch.setattr(Runs, "init", lambda self: None)
+    monkeypatch.setattr(Runs, "run_period", fails)
     out = tmp_path / "run"
     if failure is KeyboardInterrupt:
         assert train.main([*TINY_SAC, "--out", str(out)]) == 130

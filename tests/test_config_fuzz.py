@@ -98,26 +98,18 @@ def test_accepted_configurations_trace_through_a_whole_period(command):
     import jax
     import jax.numpy as jnp
 
-    from agents import loop
+    from agents import ConfigError, batching
 
     argv, flags = command
     for flag, value in flags.items():
         argv = [*argv, flag] if value is None else [*argv, flag, str(value)]
-    built = []
-    on_runs = loop.Loop.on_runs
-
-    def recording(self, *args):
-        built.append(on_runs(self, *args))
-        return built[-1]
-
     with tempfile.TemporaryDirectory() as directory, contextlib.redirect_stderr(io.StringIO()) as stderr:
-        loop.Loop.on_runs = recording
         try:
-            code = train.main([*argv, "--out", f"{directory}/run"], check_only=True)
-        finally:
-            loop.Loop.on_runs = on_runs
-    assume(code == 0)
-    runs = built[-1]
-    state, metrics = jax.eval_shape(runs.run_period_fn, runs.state_shape, runs.hp, jnp.zeros((), jnp.int32))
+            runs = train.make_plan(*train.parse([*argv, "--out", f"{directory}/run"])).runs
+        except ConfigError:
+            runs = None
+    assume(runs is not None)
+    run_period = batching.vmap_runs(runs.run_period_fn, runs.num_runs, in_axes=(0, 0, None))
+    state, metrics = jax.eval_shape(run_period, runs.state_shape, runs.hp, jnp.zeros((), jnp.int32))
     assert jax.tree.structure(state) == jax.tree.structure(runs.state_shape), argv
     assert metrics["eval_return"].shape == (runs.keys.shape[0],), (argv, stderr.getvalue())

@@ -35,15 +35,15 @@ def test_the_state_holds_no_target_networks():
     names = {field.name for field in dataclasses.fields(crossq.State)}
     assert not any("target" in name for name in names)
     state = make_state()
-    critic_params = state.critic_vars["params"]
+    critic_params = state.critic.params
     assert set(critic_params) == {"QNetwork_0", "QNetwork_1"}
 
 
 def test_critic_update_uses_joint_batch_statistics():
     state, hp = make_state(), crossq.Hyperparams()
     key = jax.random.key(1)
-    _, (stats_a, mean_q_a) = crossq.critic_loss(state.critic_vars["params"], state, make_batch(0.0), key, hp)
-    _, (stats_b, mean_q_b) = crossq.critic_loss(state.critic_vars["params"], state, make_batch(3.0), key, hp)
+    _, (stats_a, mean_q_a) = crossq.critic_loss(state.critic.params, state, make_batch(0.0), key, hp)
+    _, (stats_b, mean_q_b) = crossq.critic_loss(state.critic.params, state, make_batch(3.0), key, hp)
     # only next_obs changed, yet the Q-values of the current (obs, action) half change: the batch
     # statistics are those of the joint batch
     assert not np.allclose(mean_q_a, mean_q_b)
@@ -59,30 +59,30 @@ def test_critic_update_uses_joint_batch_statistics():
 def test_normalization_modes_of_each_update():
     state, hp = make_state(), crossq.Hyperparams()
     batch, key = make_batch(), jax.random.key(2)
-    stats = lambda s: (s.actor_vars["batch_stats"], s.critic_vars["batch_stats"])
+    stats = lambda s: (s.actor.stats, s.critic.stats)
     actor_before, critic_before = stats(state)
-    after_critic, _ = jax.jit(crossq.update)(state, batch, key, hp, 0)  # (0 + 1) % 3 != 0: critic only
+    after_critic, _ = jax.jit(crossq.update, static_argnums=0)(SMALL, hp, state, batch, key, 0)  # (0 + 1) % 3 != 0: critic only
     actor_after, critic_after = stats(after_critic)
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(actor_before), jax.tree.leaves(actor_after)))
     assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(critic_before), jax.tree.leaves(critic_after)))
-    for before, after in zip(jax.tree.leaves(state.actor_vars["params"]), jax.tree.leaves(after_critic.actor_vars["params"])):
+    for before, after in zip(jax.tree.leaves(state.actor.params), jax.tree.leaves(after_critic.actor.params)):
         np.testing.assert_array_equal(before, after)  # policy delay: no actor step
 
-    after_actor, _ = crossq.update_actor_and_alpha(state, batch, key, hp)
+    after_actor, _ = crossq.update_actor_and_alpha(SMALL, hp, state, batch, key)
     actor_after, critic_after = stats(after_actor)
     assert not all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(actor_before), jax.tree.leaves(actor_after)))
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree.leaves(critic_before), jax.tree.leaves(critic_after)))
 
-    with_actor, metrics = jax.jit(crossq.update)(state, batch, key, hp, 2)  # (2 + 1) % 3 == 0: actor too
+    with_actor, metrics = jax.jit(crossq.update, static_argnums=0)(SMALL, hp, state, batch, key, 2)  # (2 + 1) % 3 == 0: actor too
     assert np.isfinite(metrics["actor_loss"])
-    assert float(with_actor.log_alpha) != float(state.log_alpha)
+    assert float(with_actor.log_alpha.params) != float(state.log_alpha.params)
 
 
 def test_acting_uses_running_statistics():
     state = make_state()
     obs = make_batch().obs
-    single = crossq.act(state, obs[:1], jax.random.key(0), True)
-    batched = crossq.act(state, obs, jax.random.key(0), True)
+    single = crossq.act(SMALL, None, state, obs[:1], jax.random.key(0), True)
+    batched = crossq.act(SMALL, None, state, obs, jax.random.key(0), True)
     np.testing.assert_allclose(single[0], batched[0], rtol=1e-6)  # independent of the other rows
 
 

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 import train
-from agents import actor_critic, crossq, sac, simba_sac, td3
+from agents import actor_critic, crossq, sac, td3
 from agents.common import Transition, auto_gamma, resolve_gamma
 from envs import EnvSpec
 from networks import NetworkSpec, TanhGaussianActor
@@ -41,7 +41,7 @@ def test_presets_take_their_sources_log_std_and_temperature_loss():
     for config in (crossq.PRESETS["paper"].config, crossq.PRESETS["cpu"].config, sac.PAPER.config):
         assert (config.log_std_mode, config.log_std_min, config.log_std_max) == ("clip", -20.0, 2.0)
         assert config.temperature_loss == "alpha"
-    simba = simba_sac.PRESETS["paper"]
+    simba = sac.SIMBA
     assert simba is sac.SIMBA
     assert (simba.config.log_std_mode, simba.config.log_std_min, simba.config.log_std_max) == ("tanh", -10.0, 2.0)
     assert simba.config.temperature_loss == "alpha" and simba.config.actor_first
@@ -67,12 +67,10 @@ def test_auto_gamma_is_the_td_mpc2_heuristic():
     assert resolve_gamma(sac.Hyperparams(gamma=0.9), 1000).gamma == 0.9
 
 
-def test_gamma_auto_is_resolved_before_compiling_and_recorded(monkeypatch, tmp_path):
-    seen = {}
-    monkeypatch.setattr(train, "execute", lambda loop, config, command, check_only: seen.setdefault("hp", command.hp) and 0)
-    assert train.main(["simba-sac", "--env", "gymnax/Pendulum-v1", "--out", str(tmp_path / "run")]) == 0
-    assert seen["hp"].gamma == pytest.approx(auto_gamma(200))
-    assert json.loads(json.dumps(dataclasses.asdict(seen["hp"])))["gamma"] == pytest.approx(0.975)
+def test_gamma_auto_is_resolved_before_compiling_and_recorded(tmp_path):
+    plan = train.make_plan(*train.parse(["simba-sac", "--env", "gymnax/Pendulum-v1", "--out", str(tmp_path / "run")]))
+    assert json.loads(json.dumps(plan.resolved))["hyperparams"]["gamma"] == pytest.approx(auto_gamma(200))
+    np.testing.assert_allclose(np.asarray(plan.runs.hp.gamma), auto_gamma(200))
 
 
 def batch() -> Transition:
@@ -97,10 +95,10 @@ def test_update_order(actor_first):
     hp = sac.Hyperparams()
     state = sac.init(jax.random.key(0), SPEC, config, hp)
     key = jax.random.key(1)
-    new_state, _ = jax.jit(sac.update)(state, batch(), key, hp, 0)
+    new_state, _ = jax.jit(sac.update, static_argnums=0)(config, hp, state, batch(), key, 0)
     actor_key = jax.random.split(key)[1]
-    from_old_critics, _ = jax.jit(sac.update_actor_and_alpha)(state, batch(), actor_key, hp)
-    assert tree_equal(new_state.actor_vars, from_old_critics.actor_vars) == actor_first
+    from_old_critics, _ = jax.jit(sac.update_actor_and_alpha, static_argnums=0)(config, hp, state, batch(), actor_key)
+    assert tree_equal(new_state.actor.variables, from_old_critics.actor.variables) == actor_first
 
 
 def test_temperature_weight_decay_follows_the_setting():
@@ -110,7 +108,7 @@ def test_temperature_weight_decay_follows_the_setting():
     for decay in (False, True):
         config = sac.Config(actor_width=8, critic_width=8, temperature_weight_decay=decay)
         state = sac.init(jax.random.key(0), SPEC, config, hp)
-        updated[decay] = float(jax.jit(sac.update)(state, batch(), jax.random.key(1), hp, 0)[0].log_alpha)
+        updated[decay] = float(jax.jit(sac.update, static_argnums=0)(config, hp, state, batch(), jax.random.key(1), 0)[0].log_alpha.params)
     np.testing.assert_allclose(updated[True] - updated[False], -1e-2 * 0.5 * np.log(0.01), rtol=1e-4)
 
 
@@ -120,7 +118,7 @@ def test_first_actor_update_comes_at_the_policy_delay_th_critic_update(module, d
     config = module.Config(actor_width=8, critic_width=8, policy_delay=delay)
     hp = module.Hyperparams()
     state = module.init(jax.random.key(0), SPEC, config, hp)
-    update = jax.jit(module.update)
-    moved = [not tree_equal(state.actor_vars["params"], update(state, batch(), jax.random.key(1), hp, n)[0].actor_vars["params"])
+    update = jax.jit(module.update, static_argnums=0)
+    moved = [not tree_equal(state.actor.params, update(config, hp, state, batch(), jax.random.key(1), n)[0].actor.params)
              for n in range(delay + 1)]
     assert moved == [False] * (delay - 1) + [True, False]

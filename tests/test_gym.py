@@ -12,8 +12,8 @@ import envs
 import train
 from agents import sac
 from agents.batching import broadcast, keys_for, runs_mesh
-from agents.host_loop import make_host_loop
-from agents.off_policy import TrainConfig
+from agents.host_loop import HostRuns
+from agents.loop import TrainConfig
 
 PUSH = np.ones((2, 1), np.float32)  # full force to one side: the pole falls (termination) in a few steps
 
@@ -126,7 +126,7 @@ def test_sac_balances_the_inverted_pendulum_and_the_same_seed_replays_its_run():
     )
     seeds = [0, 1, 0]
     hp = broadcast(sac.Hyperparams(learning_rate=1e-3), len(seeds))
-    runs = make_host_loop(config).on_runs(hp, keys_for(seeds), seeds, runs_mesh())
+    runs = HostRuns(config, hp, keys_for(seeds), seeds, runs_mesh())
     runs.compile()
     state, returns = runs.init(), []
     for period in range(config.num_evals):

@@ -16,7 +16,8 @@ import pytest
 import envs
 from agents import sac
 from agents.batching import broadcast, seed_keys
-from agents.off_policy import TrainConfig, train
+from agents.loop import TrainConfig
+from agents.off_policy import train
 from envs import mjx_check, mjx_envs
 
 

@@ -6,7 +6,8 @@ import pytest
 
 from agents import ConfigError, sac
 from agents.batching import broadcast, seed_keys
-from agents.off_policy import TrainConfig, make_loop, train
+from agents.loop import TrainConfig
+from agents.off_policy import jittable_env, train
 from rundir.stats import iqm
 
 SMALL = sac.Config(actor_width=32, critic_width=32, batch_size=32, learning_starts=100)
@@ -36,11 +37,11 @@ def test_seeds_differ_and_the_same_seed_reproduces_bit_for_bit():
 
 def test_invalid_settings_fail_with_a_clear_message():
     with pytest.raises(ConfigError, match="multiple of --eval-every"):
-        make_loop(TrainConfig(agent="sac", agent_config=SMALL, total_steps=1000, eval_every=300))
+        jittable_env(TrainConfig(agent="sac", agent_config=SMALL, total_steps=1000, eval_every=300))
     with pytest.raises(ConfigError, match="never learn"):
-        make_loop(TrainConfig(agent="sac", agent_config=SMALL, total_steps=100, eval_every=100))
+        jittable_env(TrainConfig(agent="sac", agent_config=SMALL, total_steps=100, eval_every=100))
     with pytest.raises(ConfigError, match="discrete"):
-        make_loop(TrainConfig(agent="sac", agent_config=SMALL, env="gymnax/CartPole-v1", total_steps=400, eval_every=200))
+        jittable_env(TrainConfig(agent="sac", agent_config=SMALL, env="gymnax/CartPole-v1", total_steps=400, eval_every=200))
 
 
 @pytest.mark.slow

@@ -12,7 +12,8 @@ import envs
 import train
 from agents import ConfigError, ppo
 from agents.batching import broadcast, seed_keys
-from agents.on_policy import OnPolicyConfig, make_loop, validate
+from agents.loop import TrainConfig
+from agents.on_policy import make_env, validate
 from agents.on_policy import train as train_run
 from rundir.stats import iqm
 
@@ -75,7 +76,7 @@ def test_ppo_solves_cartpole():
     on a 2-core CPU (compile 20 s); the IQM of the final deterministic return >= 495 (of 500), above
     any trivial rule (pushing toward the pole's lean averages 481). Measured: every seed at 500 from
     128k steps on (at 102k: 429, 500, 500)."""
-    config = OnPolicyConfig(
+    config = TrainConfig(
         agent="ppo", agent_config=ppo.Config(), env="gymnax/CartPole-v1",
         total_steps=204_800, eval_every=102_400, eval_episodes=5, num_envs=4,
     )
@@ -91,8 +92,8 @@ def test_ppo_learns_pendulum_with_normalized_observations_while_a_diverging_run_
     policy scores about -1300; measured with these seeds, the final returns are -222, -458 and -212
     (IQM -298; -1318 after the first 10k steps). The diverged run is frozen at its initial state."""
     preset = ppo.PRESETS["pendulum"]
-    config = OnPolicyConfig(agent="ppo", agent_config=preset.config, env="gymnax/Pendulum-v1",
-                            total_steps=150_000, eval_every=50_000, eval_episodes=5, num_envs=100)
+    config = TrainConfig(agent="ppo", agent_config=preset.config, env="gymnax/Pendulum-v1",
+                         total_steps=150_000, eval_every=50_000, eval_episodes=5, num_envs=100)
     hp = broadcast(preset.hyperparams, 4)
     hp = hp.replace(learning_rate=hp.learning_rate.at[3].set(jnp.nan))
     state, metrics = jax.jit(jax.vmap(lambda h, k: train_run(config, h, k)))(hp, seed_keys(0, 4))
@@ -106,13 +107,13 @@ def test_ppo_learns_pendulum_with_normalized_observations_while_a_diverging_run_
 
 
 def test_settings_that_cannot_tile_a_rollout_are_refused():
-    config = OnPolicyConfig(agent="ppo", agent_config=ppo.Config(), env="gymnax/CartPole-v1",
-                            total_steps=10_000, eval_every=1000, num_envs=4)
+    config = TrainConfig(agent="ppo", agent_config=ppo.Config(), env="gymnax/CartPole-v1",
+                         total_steps=10_000, eval_every=1000, num_envs=4)
     with pytest.raises(ConfigError, match="multiple of a rollout: --num-envs 4 x --num-steps 128 = 512"):
-        make_loop(config)
+        make_env(config)
     with pytest.raises(ConfigError, match="--num-minibatches 3 does not divide"):
-        make_loop(OnPolicyConfig(agent="ppo", agent_config=ppo.Config(num_minibatches=3), env="gymnax/CartPole-v1",
-                                 total_steps=1024, eval_every=512, num_envs=4))
+        make_env(TrainConfig(agent="ppo", agent_config=ppo.Config(num_minibatches=3), env="gymnax/CartPole-v1",
+                             total_steps=1024, eval_every=512, num_envs=4))
 
 
 def test_cli_tiny_run_writes_the_run_directory_and_a_bad_config_exits_2(tmp_path, capsys):
@@ -150,7 +151,7 @@ def test_help_documents_every_ppo_knob(capsys):
 
 def test_presets_tile_their_rollouts_and_set_the_run():
     for preset in ppo.PRESETS.values():
-        validate(OnPolicyConfig(agent="ppo", agent_config=preset.config, **preset.run))
+        validate(TrainConfig(agent="ppo", agent_config=preset.config, **preset.run))
     _, command = train.parse(["ppo", "--preset", "acrobot", "--num-envs", "10"])
     assert command.run.env == "gymnax/Acrobot-v1" and command.run.num_envs == 10
     assert command.hp.learning_rate == 7.5e-4 and command.config.num_minibatches == 5
@@ -199,10 +200,10 @@ def test_a_batch_normalized_policy_has_ratio_one_at_the_parameters_that_collecte
     hp = ppo.Hyperparams()
     state = ppo.init(jax.random.key(0), spec, config, hp)
     obs = 3.0 + 2.0 * jax.random.normal(jax.random.key(1), (32, 3))  # far from the initial statistics (0, 1)
-    action, log_prob, value = ppo.explore(state, obs, jax.random.key(2))
+    action, log_prob, value = ppo.explore(config, state, obs, jax.random.key(2))
     batch = ppo.Minibatch(obs, action, log_prob, value, advantage=jnp.linspace(-1.0, 1.0, 32), target=value)
-    params = {"actor": state.actor_vars["params"], "critic": state.critic_vars["params"]}
-    _, ((actor_statistics, critic_statistics), metrics) = ppo.loss(params, state, batch, hp)
+    params = {"actor": state.actor.params, "critic": state.critic.params}
+    _, ((actor_statistics, critic_statistics), metrics) = ppo.loss(params, config, state, batch, hp)
     assert float(metrics["approx_kl"]) < 1e-9 and float(metrics["clip_fraction"]) == 0.0, metrics
     # the loss's pass still moves the running statistics toward the minibatch's
-    assert not np.allclose(jax.tree.leaves(actor_statistics)[0], jax.tree.leaves(state.actor_vars["batch_stats"])[0])
+    assert not np.allclose(jax.tree.leaves(actor_statistics)[0], jax.tree.leaves(state.actor.stats)[0])

@@ -32,10 +32,12 @@ def test_critics_are_initialized_independently():
             assert not np.allclose(a, b)
 
 
+CONFIG = sac.Config(actor_width=16, critic_width=16)
+
+
 def make_state():
     spec = envs.make("gymnax/Pendulum-v1").spec
-    config = sac.Config(actor_width=16, critic_width=16)
-    return sac.init(jax.random.key(0), spec, config, sac.Hyperparams())
+    return sac.init(jax.random.key(0), spec, CONFIG, sac.Hyperparams())
 
 
 def batch(next_obs, terminated):
@@ -51,11 +53,11 @@ def batch(next_obs, terminated):
 def test_bootstraps_through_truncation_but_not_termination():
     state, hp = make_state(), sac.Hyperparams()
     key = jax.random.key(1)
-    loss = lambda b: sac.critic_loss(state.critic_vars["params"], state, b, key, hp)[0]
+    loss = lambda b: sac.critic_loss(state.critic.params, state, b, key, hp)[0]
     obs_a, obs_b = jnp.zeros((4, 3)), jnp.full((4, 3), 5.0)
     # terminated: target = reward, whatever the next observation
     np.testing.assert_allclose(loss(batch(obs_a, 1.0)), loss(batch(obs_b, 1.0)))
-    q = state.critic.apply(state.critic_vars, jnp.ones((4, 3)), jnp.zeros((4, 1)))
+    q = state.critic(jnp.ones((4, 3)), jnp.zeros((4, 1)))
     np.testing.assert_allclose(loss(batch(obs_a, 1.0)), 0.5 * jnp.sum(jnp.mean((q - 1.0) ** 2, -1)), rtol=1e-5)
     # not terminated (e.g. truncated by the time limit): the next state's value enters the target
     assert not np.allclose(loss(batch(obs_a, 0.0)), loss(batch(obs_b, 0.0)))
@@ -63,14 +65,14 @@ def test_bootstraps_through_truncation_but_not_termination():
 
 def test_update_moves_every_parameter_group_and_polyak_averages_the_target():
     state, hp = make_state(), sac.Hyperparams(tau=0.5)
-    new_state, metrics = jax.jit(sac.update)(state, batch(jnp.zeros((4, 3)), 0.0), jax.random.key(2), hp, 0)
+    new_state, metrics = jax.jit(sac.update, static_argnums=0)(CONFIG, hp, state, batch(jnp.zeros((4, 3)), 0.0), jax.random.key(2), 0)
     assert all(np.isfinite(float(v)) for v in metrics.values())
-    for name in ("actor_vars", "critic_vars", "log_alpha"):
+    for name in ("actor", "critic", "log_alpha"):
         before, after = jax.tree.leaves(getattr(state, name)), jax.tree.leaves(getattr(new_state, name))
         assert any(not np.allclose(b, a) for b, a in zip(before, after)), name
     for old, new, target in zip(
-        jax.tree.leaves(state.critic_vars),
-        jax.tree.leaves(new_state.critic_vars),
-        jax.tree.leaves(new_state.target_critic_vars),
+        jax.tree.leaves(state.critic.variables),
+        jax.tree.leaves(new_state.critic.variables),
+        jax.tree.leaves(new_state.target_critic),
     ):
         np.testing.assert_allclose(target, 0.5 * old + 0.5 * new, rtol=1e-5, atol=1e-7)

@@ -2,15 +2,16 @@
 and the loop's use of RSNorm (raw observations stored, batches normalized, stats not moved by updates)."""
 
 import dataclasses
+import functools
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents import sac, simba_sac
+from agents import AGENTS, off_policy, sac
 from agents.common import resolve_gamma
-from agents.off_policy import TrainConfig, make_loop
+from agents.loop import TrainConfig
 from networks import CriticEnsemble, NetworkSpec, make_torso, rsnorm
 from rundir.stats import iqm
 
@@ -147,14 +148,19 @@ def small_simba_config(**overrides):
     config = dataclasses.replace(
         preset.config, actor_width=8, critic_width=8, batch_size=4, learning_starts=4, **overrides
     )
-    return TrainConfig("sac", config, total_steps=16, eval_every=8, eval_episodes=1), resolve_gamma(preset.hyperparams, 200)
+    return TrainConfig(agent="sac", agent_config=config, total_steps=16, eval_every=8, eval_episodes=1), resolve_gamma(preset.hyperparams, 200)
+
+
+def first_period(config, hp):
+    """(state, metrics) of the first evaluation period of one run."""
+    env = off_policy.jittable_env(config)
+    hp = jax.tree.map(jnp.asarray, hp)
+    state = jax.jit(functools.partial(off_policy.fresh_run, config, env))(hp, jax.random.key(0))
+    return jax.jit(functools.partial(off_policy.run_period, config, env))(state, hp, jnp.int32(0))
 
 
 def test_the_loop_keeps_raw_observations_and_statistics_of_collected_ones():
-    config, hp = small_simba_config()
-    loop = make_loop(config)
-    hp = jax.tree.map(jnp.asarray, hp)
-    state, _ = jax.jit(loop.run_period)(jax.jit(loop.init)(hp, jax.random.key(0)), hp, jnp.int32(0))
+    state, _ = first_period(*small_simba_config())
     replay = state.buffer
     stored = np.asarray(replay.data.obs[: int(replay.size)])
     # raw Pendulum observations: cos, sin in [-1, 1] and the angular velocity in [-8, 8]
@@ -171,14 +177,11 @@ def test_updates_see_batches_normalized_with_the_current_statistics(monkeypatch)
     """The buffer holds raw observations; each sampled batch reaches the update normalized with the
     statistics of the observations collected so far (the test above shows updates never move them)."""
 
-    def spy_update(agent_state, batch, key, hp, update_index):
+    def spy_update(config, hp, agent_state, batch, key, update_index):
         return agent_state, {"critic_loss": jnp.float32(0), "obs": batch.obs}
 
-    monkeypatch.setattr(sac, "update", spy_update)
-    config, hp = small_simba_config()
-    loop = make_loop(config)
-    hp = jax.tree.map(jnp.asarray, hp)
-    state, metrics = jax.jit(loop.run_period)(jax.jit(loop.init)(hp, jax.random.key(0)), hp, jnp.int32(0))
+    monkeypatch.setitem(AGENTS, "sac", dataclasses.replace(sac.AGENT, update=spy_update))
+    state, metrics = first_period(*small_simba_config())
     replay = state.buffer
     # the last update ran before the 8th next observation was folded into the statistics
     collected = np.concatenate([np.asarray(replay.data.obs[:1]), np.asarray(replay.data.next_obs[:7])])
@@ -199,7 +202,7 @@ def test_simba_sac_solves_pendulum(pendulum_returns):
     -443, hence the longer budget. Those figures predate the preset's alignment with the published
     configuration (2 critics, log-std by tanh in [-10, 2], actor first, temperature decay, gamma
     auto: 0.975 on Pendulum's 200 steps); with it, seeds 0-2 still pass."""
-    preset = simba_sac.PRESETS["paper"]
+    preset = sac.SIMBA
     config = dataclasses.replace(
         preset.config, actor_width=16, critic_width=32, critic_depth=1, learning_starts=1000
     )

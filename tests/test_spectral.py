@@ -11,7 +11,8 @@ import numpy as np
 import pytest
 
 from agents import crossq
-from agents.off_policy import TrainConfig, make_loop
+from agents.loop import TrainConfig
+from agents.off_policy import train
 from agents.spectral_probe import probe_run
 from networks import NetworkSpec
 from networks.spectral import (
@@ -285,9 +286,8 @@ def test_the_probe_of_a_trained_agent_returns_finite_scores():
     agent_config = crossq.Config(
         actor_width=8, critic_width=8, batch_size=4, learning_starts=4, obs_norm="rsnorm"
     )
-    config = TrainConfig("crossq", agent_config, total_steps=16, eval_every=16, eval_episodes=1)
-    loop = make_loop(config)
-    run, _ = jax.jit(loop.train)(jax.tree.map(jnp.asarray, crossq.Hyperparams()), jax.random.key(0))
+    config = TrainConfig(agent="crossq", agent_config=agent_config, total_steps=16, eval_every=16, eval_episodes=1)
+    run, _ = jax.jit(lambda hp, key: train(config, hp, key))(crossq.Hyperparams(), jax.random.key(0))
     settings = dataclasses.replace(PROTOCOLS["simba-hann"], grid_size=32)
     critic_scores = probe_run(config, run, jax.random.key(1), "critic", n_planes=2, settings=settings)
     actor_scores = probe_run(config, run, jax.random.key(1), "actor", n_planes=2, settings=settings)

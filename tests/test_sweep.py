@@ -13,7 +13,8 @@ import pytest
 
 from agents import ConfigError, sac, sweep
 from agents.batching import broadcast, keys_for
-from agents.off_policy import TrainConfig, train
+from agents.loop import TrainConfig
+from agents.off_policy import train
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ["batch_size", "critic_width", "total_steps"]
@@ -80,7 +81,7 @@ def test_a_run_of_a_sweep_is_its_solo_run_until_the_first_update_then_drifts_by_
     before_learning = slice(0, config.agent_config.learning_starts)
     for stored, solo_stored in zip(jax.tree.leaves(run_three.buffer.data), jax.tree.leaves(solo_state.buffer.data)):
         np.testing.assert_array_equal(stored[before_learning], solo_stored[before_learning])
-    params = lambda state: jax.tree.leaves((state.agent.actor_vars, state.agent.critic_vars))  # noqa: E731
+    params = lambda state: jax.tree.leaves((state.agent.actor.variables, state.agent.critic.variables))  # noqa: E731
     for leaf, solo_leaf in zip(params(run_three), params(solo_state)):
         np.testing.assert_allclose(leaf, solo_leaf, rtol=0, atol=PARAMS_ATOL)
     np.testing.assert_allclose(np.asarray(solo["eval_return"]), np.asarray(swept["eval_return"][3]), rtol=RETURNS_RTOL)

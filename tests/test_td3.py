@@ -1,6 +1,7 @@
 """TD3 and DDPG: target policy smoothing, the policy delay, exploration noise, learning Pendulum."""
 
 import dataclasses
+import functools
 import pytest
 
 import jax
@@ -31,16 +32,16 @@ def test_critic_target_without_smoothing_is_the_min_of_target_critics_at_the_tar
     state = td3.init(jax.random.key(0), SPEC, SMALL, hp)
     # make the targets differ from the online networks
     state = state.replace(
-        target_actor_vars=jax.tree.map(lambda p: p * 1.5, state.actor_vars),
-        target_critic_vars=jax.tree.map(lambda p: p * 0.5, state.critic_vars),
+        target_actor=jax.tree.map(lambda p: p * 1.5, state.actor.variables),
+        target_critic=jax.tree.map(lambda p: p * 0.5, state.critic.variables),
     )
     batch = make_batch()
-    next_action = state.actor.apply(state.target_actor_vars, batch.next_obs)
-    next_q = np.asarray(state.critic.apply(state.target_critic_vars, batch.next_obs, next_action)).min(axis=0)
+    next_action = state.actor.module.apply(state.target_actor, batch.next_obs)
+    next_q = np.asarray(state.critic.module.apply(state.target_critic, batch.next_obs, next_action)).min(axis=0)
     target = np.asarray(batch.reward) + 0.9 * (1 - np.asarray(batch.terminated)) * next_q
-    q = np.asarray(state.critic.apply(state.critic_vars, batch.obs, batch.action))
+    q = np.asarray(state.critic(batch.obs, batch.action))
     expected = 0.5 * np.sum(np.mean((q - target) ** 2, axis=-1))
-    loss, _ = td3.critic_loss(state.critic_vars["params"], state, batch, jax.random.key(1), hp)
+    loss, _ = td3.critic_loss(state.critic.params, state, batch, jax.random.key(1), hp)
     np.testing.assert_allclose(loss, expected, rtol=1e-5)
 
 
@@ -49,13 +50,13 @@ def test_smoothing_noise_is_clipped():
     hp = td3.Hyperparams(target_noise=1e6, noise_clip=0.3)
     state = td3.init(jax.random.key(0), SPEC, SMALL, hp)
     batch = make_batch()
-    next_action = np.asarray(state.actor.apply(state.target_actor_vars, batch.next_obs))
+    next_action = np.asarray(state.actor.module.apply(state.target_actor, batch.next_obs))
     noise = np.sign(np.asarray(jax.random.normal(jax.random.key(1), next_action.shape))) * 0.3
     smoothed = np.clip(next_action + noise, -1, 1)
-    next_q = np.asarray(state.critic.apply(state.target_critic_vars, batch.next_obs, smoothed)).min(axis=0)
+    next_q = np.asarray(state.critic.module.apply(state.target_critic, batch.next_obs, smoothed)).min(axis=0)
     target = np.asarray(batch.reward) + 0.99 * (1 - np.asarray(batch.terminated)) * next_q
-    q = np.asarray(state.critic.apply(state.critic_vars, batch.obs, batch.action))
-    loss, _ = td3.critic_loss(state.critic_vars["params"], state, batch, jax.random.key(1), hp)
+    q = np.asarray(state.critic(batch.obs, batch.action))
+    loss, _ = td3.critic_loss(state.critic.params, state, batch, jax.random.key(1), hp)
     np.testing.assert_allclose(loss, 0.5 * np.sum(np.mean((q - target) ** 2, axis=-1)), rtol=1e-5)
 
 
@@ -63,26 +64,27 @@ def test_actor_and_targets_move_only_every_policy_delay_updates():
     """As the authors' code: the first actor update comes at the second critic update (index 1)."""
     hp = td3.Hyperparams(tau=0.5)
     state = td3.init(jax.random.key(0), SPEC, SMALL, hp)
-    update = jax.jit(td3.update)
-    skipped, metrics = update(state, make_batch(), jax.random.key(1), hp, jnp.int32(0))
+    update = jax.jit(functools.partial(td3.update, SMALL))
+    skipped, metrics = update(hp, state, make_batch(), jax.random.key(1), jnp.int32(0))
     assert np.isnan(metrics["actor_loss"])
-    for name in ("actor_vars", "target_actor_vars", "target_critic_vars"):
+    for name in ("actor", "target_actor", "target_critic"):
         for a, b in zip(jax.tree.leaves(getattr(skipped, name)), jax.tree.leaves(getattr(state, name))):
             np.testing.assert_array_equal(a, b)
-    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(skipped.critic_vars), jax.tree.leaves(state.critic_vars)))
-    updated, metrics = update(state, make_batch(), jax.random.key(1), hp, jnp.int32(1))
+    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree.leaves(skipped.critic.variables), jax.tree.leaves(state.critic.variables)))
+    updated, metrics = update(hp, state, make_batch(), jax.random.key(1), jnp.int32(1))
     assert np.isfinite(metrics["actor_loss"])
     for online, target, before in zip(
-        jax.tree.leaves(updated.critic_vars), jax.tree.leaves(updated.target_critic_vars), jax.tree.leaves(state.critic_vars)
+        jax.tree.leaves(updated.critic.variables), jax.tree.leaves(updated.target_critic), jax.tree.leaves(state.critic.variables)
     ):
         np.testing.assert_allclose(target, 0.5 * online + 0.5 * before, rtol=1e-6, atol=1e-7)
 
 
 def test_exploration_adds_clipped_gaussian_noise_of_the_given_scale():
-    state = td3.init(jax.random.key(0), SPEC, SMALL, td3.Hyperparams(exploration_noise=0.1))
+    hp = td3.Hyperparams(exploration_noise=0.1)
+    state = td3.init(jax.random.key(0), SPEC, SMALL, hp)
     obs = jnp.zeros((4096, 3))
-    greedy = np.asarray(td3.act(state, obs, jax.random.key(1), True))
-    noisy = np.asarray(td3.act(state, obs, jax.random.key(1), False))
+    greedy = np.asarray(td3.act(SMALL, hp, state, obs, jax.random.key(1), True))
+    noisy = np.asarray(td3.act(SMALL, hp, state, obs, jax.random.key(1), False))
     assert np.all(np.abs(noisy) <= 1.0)
     np.testing.assert_allclose(np.std(noisy - greedy), 0.1, rtol=0.05)
 
@@ -90,8 +92,8 @@ def test_exploration_adds_clipped_gaussian_noise_of_the_given_scale():
 def test_ddpg_is_td3_with_one_critic_no_smoothing_and_no_delay():
     config, hp = ddpg.PRESETS["paper"].config, ddpg.PRESETS["paper"].hyperparams
     assert (config.num_critics, config.policy_delay, hp.target_noise) == (1, 1, 0.0)
-    state = ddpg.init(jax.random.key(0), SPEC, dataclasses.replace(config, actor_width=8, critic_width=8), hp)
-    assert set(state.critic_vars["params"]) == {"QNetwork_0"}
+    state = ddpg.AGENT.init(jax.random.key(0), SPEC, dataclasses.replace(config, actor_width=8, critic_width=8), hp)
+    assert set(state.critic.params) == {"QNetwork_0"}
 
 
 @pytest.mark.slow

@@ -5,7 +5,7 @@ known terminal states; the host-stepped loop on gym/InvertedPendulum-v4 with a s
 its stored transitions compared with the Timesteps the host envs returned.
 """
 
-import types
+import dataclasses
 
 import jax
 import jax.numpy as jnp
@@ -13,12 +13,11 @@ import numpy as np
 
 import agents
 import envs
-from agents import ddpg, ppo
+from agents import ddpg, on_policy, ppo
 from agents.batching import broadcast, keys_for, runs_mesh
-from agents.host_loop import make_host_loop
-from agents.off_policy import TrainConfig, train
-from agents import on_policy
-from agents.on_policy import OnPolicyConfig
+from agents.host_loop import HostRuns
+from agents.loop import TrainConfig
+from agents.off_policy import train
 from envs.core import EnvSpec, make_env
 
 TIME_LIMIT, TERMINAL_COUNT = 4, 3
@@ -56,8 +55,8 @@ def check_episode_ends(obs, next_obs, terminated):
 def test_the_fused_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode_end(monkeypatch):
     monkeypatch.setattr(envs, "make", lambda env_id, **kwargs: counting_env())
     config = TrainConfig(
-        "ddpg",
-        ddpg.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=40, buffer_size=64),
+        agent="ddpg",
+        agent_config=ddpg.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=40, buffer_size=64),
         env="test/counting",
         total_steps=64,
         eval_every=32,
@@ -76,14 +75,14 @@ def test_the_host_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode_
     make = envs.make
     monkeypatch.setattr(envs, "make", lambda env_id, **kwargs: make(env_id, max_episode_steps=5))
     config = TrainConfig(
-        "ddpg",
-        ddpg.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=30, buffer_size=60),
+        agent="ddpg",
+        agent_config=ddpg.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=30, buffer_size=60),
         env="gym/InvertedPendulum-v4",
         total_steps=60,
         eval_every=60,
         eval_episodes=1,
     )
-    runs = make_host_loop(config).on_runs(broadcast(ddpg.Hyperparams(), 1), keys_for([0]), [0], runs_mesh())
+    runs = HostRuns(config, broadcast(ddpg.Hyperparams(), 1), keys_for([0]), [0], runs_mesh())
     runs.compile()
     stepped = []
     host_step = runs.train_envs.step
@@ -105,14 +104,14 @@ def test_the_ppo_rollout_holds_final_obs_and_terminated_at_both_kinds_of_episode
     monkeypatch.setattr(envs, "make", lambda env_id, **kwargs: counting_env())
     rollouts = []
 
-    def update(state, rollout, key, hp):
+    def update(config, hp, state, rollout, key):
         jax.debug.callback(lambda r: rollouts.append(r), rollout)
-        return ppo.update(state, rollout, key, hp)
+        return ppo.update(config, hp, state, rollout, key)
 
-    monkeypatch.setitem(agents.AGENTS, "ppo", types.SimpleNamespace(**{**vars(ppo), "update": update}))
-    config = OnPolicyConfig(
-        "ppo",
-        ppo.Config(actor_width=8, critic_width=8, num_steps=16, num_minibatches=2),
+    monkeypatch.setitem(agents.AGENTS, "ppo", dataclasses.replace(ppo.AGENT, update=update))
+    config = TrainConfig(
+        agent="ppo",
+        agent_config=ppo.Config(actor_width=8, critic_width=8, num_steps=16, num_minibatches=2),
         env="test/counting",
         total_steps=64,
         eval_every=32,

@@ -22,7 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # bench/ for commo
 from common import describe_device, measure, sac_update_flops  # noqa: E402
 from crossq_throughput import crossq_update_flops  # noqa: E402
 
-from agents import crossq, sac, simba_sac  # noqa: E402
+from agents import crossq, sac  # noqa: E402
 
 SMOKE_WIDTH = 32
 
@@ -32,7 +32,7 @@ def paper_configs(smoke: bool) -> dict:
     configs = {
         "crossq": crossq.PRESETS["paper"].config,  # critics 2048x2048, actor 256x256
         "sac": sac.PAPER.config,  # 256x256
-        "simba-sac": simba_sac.PRESETS["paper"].config,  # actor 1 block x 128, critic 2 blocks x 512
+        "simba-sac": sac.SIMBA.config,  # actor 1 block x 128, critic 2 blocks x 512
     }
     if smoke:
         narrow = {"actor_width": SMOKE_WIDTH, "critic_width": SMOKE_WIDTH, "batch_size": SMOKE_WIDTH}

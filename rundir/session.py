@@ -1,0 +1,149 @@
+"""One training as it runs: the period loop over compiled runs, with the run directory's logs,
+checkpoints, progress lines and signals. train.py plans and compiles; `Session.run` does the rest.
+
+Nothing is lost: evals.csv grows after every evaluation, a checkpoint is written whole (signals wait
+for it), and SIGINT / SIGTERM end the loop at the next period with the logs and summary written.
+"""
+
+from __future__ import annotations
+
+import functools
+import shutil
+import signal
+import sys
+import time
+
+import jax
+import numpy as np
+
+from agents import batching
+from agents.common import ConfigError
+from rundir import checkpoint, output
+
+
+class Session:
+    """The period loop of a plan (train.Plan): runs, config, run args, rows, out directory."""
+
+    def __init__(self, plan):
+        self.plan = plan
+        self.open_checkpoints = functools.partial(checkpoint.Checkpoints, plan.out, without=plan.left_out)
+        self.env_steps, self.returns, self.diverged, self.earlier_seconds = [], [], {}, 0.0
+        if plan.run.resume:  # checked before compiling
+            self.checkpoints = self.open_checkpoints()
+            saved_runs = self.checkpoints.num_runs()
+            if saved_runs is not None and saved_runs != plan.padded:
+                raise ConfigError(
+                    f"{plan.out}: its checkpoint holds {saved_runs} runs (its {plan.num_runs} runs padded to a "
+                    f"multiple of the devices it ran on) but {plan.num_devices} device(s) here take {plan.padded}; "
+                    "resume it on as many devices as it started on"
+                )
+
+    def start(self):
+        """The runs' first state: fresh, or the checkpoint's when resuming."""
+        plan = self.plan
+        state = plan.runs.init()
+        if plan.run.resume:
+            state, progress = self.checkpoints.restore(state, plan.runs.sharded)
+            state = plan.runs.resume(state, len(progress["env_steps"]))
+            self.env_steps, self.earlier_seconds = progress["env_steps"], progress["wall_seconds"]
+            self.returns = [np.asarray(values, np.float64) for values in progress["returns"]]
+            self.diverged = {entry["run"]: entry for entry in progress["diverged"]}
+            print(f"resumed from the checkpoint after {len(self.env_steps)} evaluations ({self.env_steps[-1]} env steps)")
+        return state
+
+    def run(self, compile_seconds: float) -> int:
+        """Trains to the end or to a signal; writes the summary; -> exit code (130 if interrupted)."""
+        plan, config = self.plan, self.plan.config
+        state = self.start()
+        # written only once compiled: a run stopped or failing before this leaves no directory in the way
+        fresh = not plan.out.exists()
+        plan.out.mkdir(parents=True, exist_ok=True)
+        if not plan.run.resume:
+            output.write_json(plan.out / "config.json", plan.resolved)
+            self.checkpoints = self.open_checkpoints()
+        self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, self.env_steps[-1] if plan.run.resume else None)
+        self.started = time.perf_counter() - self.earlier_seconds
+        interrupted = False
+        signal.signal(signal.SIGTERM, raise_interrupt)
+        try:
+            for period in range(len(self.env_steps), config.num_evals):
+                state = self.run_period(state, period)
+        except KeyboardInterrupt:
+            interrupted = True
+            print(f"\ninterrupted after {len(self.env_steps)} of {config.num_evals} evaluations", file=sys.stderr)
+        finally:
+            self.log.close()
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            if fresh and not self.env_steps:  # stopped or crashed before any evaluation: nothing to keep
+                shutil.rmtree(plan.out)
+        if not self.env_steps:
+            if fresh:
+                print(f"no evaluation finished; removed {plan.out}, so the same command can run again", file=sys.stderr)
+            else:
+                print(f"no evaluation finished; config.json and an empty evals.csv are in {plan.out}", file=sys.stderr)
+            return 130
+        wall_seconds = time.perf_counter() - self.started
+        output.finish(plan, self.env_steps, np.stack(self.returns, axis=1), list(self.diverged.values()),
+                      interrupted, compile_seconds, wall_seconds)
+        return 130 if interrupted else 0
+
+    def run_period(self, state, period: int):
+        """One evaluation period: run it, log it, report divergences, checkpoint, print progress."""
+        plan, config = self.plan, self.plan.config
+        period_start = time.perf_counter()
+        state, metrics = plan.runs.run_period(state, period)
+        metrics = jax.tree.map(lambda m: m[: plan.num_runs], batching.to_host(metrics))
+        now = time.perf_counter()
+        step = (period + 1) * config.eval_every
+        self.env_steps.append(step)
+        self.returns.append(metrics["eval_return"])
+        self.log.write(plan.rows, step, metrics, now - self.started)
+        for run_index in np.flatnonzero(metrics["diverged_at"] >= 0):
+            if run_index not in self.diverged:
+                self.report_divergence(int(run_index), int(metrics["diverged_at"][run_index]))
+        every = plan.run.checkpoint_every
+        if every and ((period + 1) % every == 0 or period + 1 == config.num_evals):
+            progress = {
+                "env_steps": self.env_steps,
+                "returns": [values.tolist() for values in self.returns],
+                "diverged": list(self.diverged.values()),
+                "wall_seconds": now - self.started,
+            }
+            with deferred_interrupts():
+                self.checkpoints.save(period + 1, state, progress)
+        seconds = now - period_start
+        print(
+            f"[{step:>9}/{config.total_steps}] {config.eval_every * plan.num_runs / seconds:8.0f} env-steps/s (all runs)  "
+            f"ETA {seconds * (config.num_evals - period - 1):5.0f} s  "
+            f"eval return: {output.describe_returns(metrics['eval_return'])}",
+            flush=True,
+        )
+        return state
+
+    def report_divergence(self, run_index: int, env_step: int) -> None:
+        seed, values = self.plan.rows[run_index]
+        self.diverged[run_index] = {"run": run_index, "seed": seed, "hyperparams": values, "env_step": env_step}
+        setting = ", " + output.setting_label(values) if values else ""
+        print(f"run {run_index} (seed {seed}{setting}) diverged (NaN/Inf) at env step {env_step}: frozen, others go on")
+
+
+class deferred_interrupts:
+    """Holds SIGINT and SIGTERM until the block ends (a checkpoint is written whole), then raises."""
+
+    def __enter__(self):
+        self.received = None
+        self.previous = {sig: signal.signal(sig, self.hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+
+    def hold(self, signum, frame):
+        self.received = signum
+
+    def __exit__(self, *exc):
+        for sig, handler in self.previous.items():
+            signal.signal(sig, handler)
+        if self.received is not None and exc[0] is None:
+            raise KeyboardInterrupt
+
+
+def raise_interrupt(signum, frame):
+    """SIGTERM ends a run like Ctrl-C: the logs gathered so far are written."""
+    raise KeyboardInterrupt
