@@ -11,6 +11,8 @@ Per task and version, with one compiled program (`compare_program`):
   terminations (the physics goes on; no resets); the number of steps after which an observation
   entry first differs by more than `SEPARATION` relative (absolute below 1), median and minimum
   over the 64.
+`--c-solver newton` runs C MuJoCo with the Newton solver in place of the model's own: MJX lacks
+Humanoid's PGS, so its MJX twin runs Newton (`Task.solver`), and this measures it against both.
 """
 
 from __future__ import annotations
@@ -32,12 +34,17 @@ SEPARATION = 0.1
 """Two rollouts have separated once an observation entry differs by more than this (`relative_error`)."""
 
 
-def gymnasium_env(name: str):
+def gymnasium_env(name: str, solver: str | None = None):
+    """gymnasium's env `name`, its C model running `solver` ("newton") where given."""
     import gymnasium
+    import mujoco
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
-        return gymnasium.make(name, disable_env_checker=True).unwrapped
+        env = gymnasium.make(name, disable_env_checker=True).unwrapped
+    if solver is not None:
+        env.model.opt.solver = getattr(mujoco.mjtSolver, f"mjSOL_{solver.upper()}")
+    return env
 
 
 def load_c_state(env, qpos, qvel, warmstart) -> None:
@@ -50,11 +57,11 @@ def c_state(env) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return env.data.qpos.copy(), env.data.qvel.copy(), env.data.qacc_warmstart.copy()
 
 
-def gymnasium_transitions(name: str, count: int = STATES, seed: int = 0) -> dict[str, np.ndarray]:
+def gymnasium_transitions(name: str, count: int = STATES, seed: int = 0, solver: str | None = None) -> dict[str, np.ndarray]:
     """`count` transitions of gymnasium rollouts with uniform random actions (in the env's bounds),
     each stepped from its state reloaded as in `load_c_state`: states, actions and gymnasium's
-    next observation, reward and terminated, stacked [count, ...]."""
-    env = gymnasium_env(name)
+    next observation, reward and terminated, stacked [count, ...]; `solver` as in `gymnasium_env`."""
+    env = gymnasium_env(name, solver)
     rng = np.random.default_rng(seed)
     env.reset(seed=seed)
     fields = {key: [] for key in ("qpos", "qvel", "warmstart", "action", "obs", "reward", "terminated")}
@@ -81,12 +88,10 @@ def compare_program(name: str):
     """jitted (qpos, qvel, warmstart, action, reset_keys), each [STATES, ...] ->
     (obs, reward, terminated, qpos, qvel, warmstart, reset_obs): one MJX env step from each loaded
     state, and the first observation of a fresh episode from each key."""
-    from mujoco import mjx
-
     task, _, model, reset_data, step_data, blank = mjx_envs.make_physics(name)
 
     def one(qpos, qvel, warmstart, action, reset_key):
-        data = mjx.forward(model, blank.replace(qpos=qpos, qvel=qvel, qacc_warmstart=warmstart))
+        data = mjx_envs.forward(model, blank.replace(qpos=qpos, qvel=qvel, qacc_warmstart=warmstart))
         after, reward, terminated = step_data(data, action)
         reset_obs = task.observe(reset_data(reset_key))
         return task.observe(after), reward, terminated, after.qpos, after.qvel, after.qacc_warmstart, reset_obs
@@ -115,10 +120,10 @@ def relative_error(actual: np.ndarray, expected: np.ndarray, floor: float = 1.0)
     return np.abs(actual - expected) / np.maximum(np.abs(expected), floor)
 
 
-def separation_steps(name: str, program, steps: int, seed: int = 1) -> np.ndarray:
+def separation_steps(name: str, program, steps: int, seed: int = 1, solver: str | None = None) -> np.ndarray:
     """[STATES] steps until MJX and C rollouts from the same start under the same actions first differ by
     more than SEPARATION in an observation entry (`relative_error`; `steps` if never)."""
-    envs = [gymnasium_env(name) for _ in range(STATES)]
+    envs = [gymnasium_env(name, solver) for _ in range(STATES)]
     for i, env in enumerate(envs):
         env.reset(seed=seed + i)
     qpos, qvel, warmstart = (np.stack(field).astype(np.float32) for field in zip(*(c_state(env) for env in envs)))
@@ -140,9 +145,9 @@ def separation_steps(name: str, program, steps: int, seed: int = 1) -> np.ndarra
     return separated
 
 
-def check(name: str, rollout_steps: int) -> dict:
+def check(name: str, rollout_steps: int, c_solver: str | None = None) -> dict:
     program = compare_program(name)
-    data = gymnasium_transitions(name)
+    data = gymnasium_transitions(name, solver=c_solver)
     keys = jax.random.split(jax.random.key(0), RESETS)
     start = time.perf_counter()
     compiled = program.lower(data["qpos"], data["qvel"], data["warmstart"], data["action"], keys[:STATES]).compile()
@@ -154,7 +159,7 @@ def check(name: str, rollout_steps: int) -> dict:
     ])
     mean_z, std_z = sampling_errors(reset_obs, gymnasium_resets(name))
     start = time.perf_counter()
-    separated = separation_steps(name, compiled, rollout_steps)
+    separated = separation_steps(name, compiled, rollout_steps, solver=c_solver)
     return {
         "name": name,
         "obs_abs": float(np.abs(np.asarray(obs) - data["obs"]).max()),
@@ -190,6 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--names", nargs="+", default=list(mjx_envs.NAMES), help="tasks, e.g. Hopper-v4 (default: all)")
     parser.add_argument("--rollout-steps", type=int, default=300, help="longest rollout compared step by step")
+    parser.add_argument("--c-solver", choices=["newton"], help="C MuJoCo's solver in place of the model's own")
     args = parser.parse_args(argv)
     unknown = [name for name in args.names if name not in mjx_envs.NAMES]
     if unknown:
@@ -198,7 +204,7 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER)
     print("|" + "---|" * (HEADER.count("|") - 1))
     for name in args.names:
-        print(row(check(name, args.rollout_steps)), flush=True)
+        print(row(check(name, args.rollout_steps, args.c_solver)), flush=True)
     return 0
 
 

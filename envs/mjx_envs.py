@@ -13,6 +13,7 @@ constraint forces) see what gymnasium's `data` holds: those of the last substep'
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import warnings
@@ -49,6 +50,10 @@ class Task:
     reward: Callable
     reset_noise: Callable
     episode_steps: int = EPISODE_STEPS
+    contact_forces: bool = False
+    """Whether the rules read `cfrc_ext` (gymnasium computes it after every step with mj_rnePostConstraint)."""
+    solver: str | None = None
+    """The constraint solver MJX runs where it lacks the model's own ("newton"), None for the model's."""
 
 
 def _uniform_noise(scale: float, qvel_normal: bool = False) -> Callable:
@@ -208,10 +213,72 @@ def _reacher(version: str) -> Task:
     return Task("reacher.xml", 2, observe, reward, reset_noise, episode_steps=50)
 
 
+def _ant(version: str) -> Task:
+    """v4 (use_contact_forces=False) neither observes nor costs the contact forces and pays the healthy
+    reward on the failing step too; v5 observes cfrc_ext of every body but the world, clipped to
+    [-1, 1], costs 5e-4 of their squares and pays the healthy reward only while healthy."""
+    (torso,) = _body_ids("ant.xml", "torso")
+
+    def contact_forces(data):
+        return jnp.clip(data.cfrc_ext, -1.0, 1.0)
+
+    def observe(data):
+        parts = [data.qpos[2:], data.qvel]
+        return jnp.concatenate(parts if version == "v4" else parts + [contact_forces(data)[1:].ravel()])
+
+    def reward(before, after, ctrl, dt):
+        state = jnp.concatenate([after.qpos, after.qvel])
+        is_healthy = jnp.all(jnp.isfinite(state)) & (0.2 <= state[2]) & (state[2] <= 1.0)
+        x_velocity = (after.xpos[torso, 0] - before.xpos[torso, 0]) / dt
+        if version == "v4":
+            return x_velocity + 1.0 - _control_cost(0.5, ctrl), ~is_healthy
+        contact_cost = 5e-4 * jnp.sum(jnp.square(contact_forces(after)))
+        return x_velocity + is_healthy.astype(jnp.float32) - _control_cost(0.5, ctrl) - contact_cost, ~is_healthy
+
+    return Task("ant.xml", 5, observe, reward, _uniform_noise(0.1, qvel_normal=True), contact_forces=version == "v5")
+
+
+def _humanoid(version: str) -> Task:
+    """Observes qpos[2:], qvel, cinert, cvel, qfrc_actuator and cfrc_ext (v5 drops the world body's
+    rows and the free joint's actuator forces); reward 1.25 x-velocity of the centre of mass + 5
+    healthy - 0.1 |ctrl|^2, v5 also - min(5e-7 |cfrc_ext|^2, 10) and the healthy reward only while
+    healthy (1 < z < 2). The model's PGS solver is missing from MJX's JAX implementation: Newton."""
+    import mujoco
+
+    body_mass = np.asarray(mujoco.MjModel.from_xml_path(_xml_path("humanoid.xml")).body_mass, np.float32)
+    first = 0 if version == "v4" else 1
+
+    def observe(data):
+        return jnp.concatenate([
+            data.qpos[2:],
+            data.qvel,
+            data.cinert[first:].ravel(),
+            data.cvel[first:].ravel(),
+            data.qfrc_actuator[6 * first :],
+            data.cfrc_ext[first:].ravel(),
+        ])
+
+    def mass_center_x(data):
+        return jnp.dot(body_mass, data.xipos[:, 0]) / body_mass.sum()
+
+    def reward(before, after, ctrl, dt):
+        is_healthy = (1.0 < after.qpos[2]) & (after.qpos[2] < 2.0)
+        forward_reward = 1.25 * (mass_center_x(after) - mass_center_x(before)) / dt
+        if version == "v4":
+            return forward_reward + 5.0 - _control_cost(0.1, ctrl), ~is_healthy
+        contact_cost = jnp.minimum(5e-7 * jnp.sum(jnp.square(after.cfrc_ext)), 10.0)
+        healthy_reward = 5.0 * is_healthy.astype(jnp.float32)
+        return forward_reward + healthy_reward - _control_cost(0.1, ctrl) - contact_cost, ~is_healthy
+
+    return Task("humanoid.xml", 5, observe, reward, _uniform_noise(1e-2), contact_forces=True, solver="newton")
+
+
 TASKS: dict[str, Callable[[str], Task]] = {
     "HalfCheetah": _half_cheetah,
     "Hopper": _hopper,
     "Walker2d": _walker2d,
+    "Ant": _ant,
+    "Humanoid": _humanoid,
     "InvertedPendulum": _inverted_pendulum,
     "InvertedDoublePendulum": _inverted_double_pendulum,
     "Reacher": _reacher,
@@ -227,15 +294,84 @@ def task_rules(name: str) -> Task:
     return TASKS[task](version)
 
 
-def load_model(xml_file: str):
-    """The MuJoCo model gymnasium ships (C `MjModel`) and its MJX copy (pure-JAX implementation)."""
+def load_model(xml_file: str, solver: str | None = None):
+    """The MuJoCo model gymnasium ships (C `MjModel`, with `solver` in place of its own where given:
+    "newton") and its MJX copy (pure-JAX implementation)."""
     import mujoco
     from mujoco import mjx
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         mj_model = mujoco.MjModel.from_xml_path(_xml_path(xml_file))
+    if solver is not None:
+        mj_model.opt.solver = getattr(mujoco.mjtSolver, f"mjSOL_{solver.upper()}")
     return mj_model, mjx.put_model(mj_model, impl="jax")
+
+
+def _c_capsule_frames(collide: Callable) -> Callable:
+    """`collide` (MJX's collision pass) with C MuJoCo's tangent frame on plane-capsule contacts.
+
+    C takes the capsule's axis projected onto the plane, normalized, as the first tangent at any
+    tilt; MJX replaces it by the world y axis once the projection is shorter than 0.5 (a capsule
+    steeper than 60 degrees). The pyramidal friction cone's edges follow the tangents, so in 3-d
+    (Ant, Humanoid) MJX's pyramid turned about the normal and its contact forces differed from C's
+    (a foot's cfrc_ext 47.7 against 71.8 N); planar models' pyramids are the same either way.
+    """
+    import mujoco
+
+    def collide_like_c(m, d):
+        d = collide(m, d)
+        contact = d._impl.contact
+        if contact.geom.shape[0] == 0:
+            return d
+        geom_type = jnp.asarray(m.geom_type)
+        plane_capsule = (geom_type[contact.geom[:, 0]] == int(mujoco.mjtGeom.mjGEOM_PLANE)) & (
+            geom_type[contact.geom[:, 1]] == int(mujoco.mjtGeom.mjGEOM_CAPSULE)
+        )
+        normal = contact.frame[:, 0]
+        axis = d.geom_xmat[contact.geom[:, 1]][:, :, 2]
+        tangent = axis - normal * jnp.sum(normal * axis, axis=-1, keepdims=True)
+        norm = jnp.linalg.norm(tangent, axis=-1, keepdims=True)
+        # C's mju_normalize3 turns a vanishing vector into the x axis
+        tangent = jnp.where(norm > 1e-15, tangent / jnp.maximum(norm, 1e-15), jnp.array([1.0, 0.0, 0.0]))
+        frame = jnp.stack([normal, tangent, jnp.cross(normal, tangent)], axis=1)
+        frame = jnp.where(plane_capsule[:, None, None], frame, contact.frame)
+        return d.tree_replace({"_impl.contact": contact.replace(frame=frame)})
+
+    return collide_like_c
+
+
+@contextlib.contextmanager
+def _like_c():
+    """While MJX functions are traced inside, its collision pass makes C's plane-capsule frames
+    (`_c_capsule_frames`); MJX's forward pass looks its collision function up in the module at
+    trace time, and there is no option for it."""
+    from mujoco.mjx._src import collision_driver
+
+    collide = collision_driver.collision
+    collision_driver.collision = _c_capsule_frames(collide)
+    try:
+        yield
+    finally:
+        collision_driver.collision = collide
+
+
+def forward(model, data):
+    """MJX's forward pass as C's mj_forward: C's contact frames, and `qpos` left as given (MJX writes
+    the normalized free-joint quaternion back into it, C normalizes a copy: gymnasium's reset keeps
+    the un-normalized noisy quaternion in qpos and in the first observation)."""
+    from mujoco import mjx
+
+    with _like_c():
+        return mjx.forward(model, data).replace(qpos=data.qpos)
+
+
+def step(model, data):
+    """One MJX step with C's contact frames (the step's integration normalizes the quaternion, as C's)."""
+    from mujoco import mjx
+
+    with _like_c():
+        return mjx.step(model, data)
 
 
 def make_physics(name: str):
@@ -248,20 +384,22 @@ def make_physics(name: str):
     from mujoco import mjx
 
     task = task_rules(name)
-    mj_model, model = load_model(task.xml_file)
+    mj_model, model = load_model(task.xml_file, task.solver)
     dt = float(mj_model.opt.timestep) * task.frame_skip
     blank = mjx.make_data(model, impl="jax")
     init_qpos, init_qvel = jnp.asarray(mj_model.qpos0, jnp.float32), jnp.zeros(mj_model.nv, jnp.float32)
 
     def reset_data(key):
         qpos, qvel = task.reset_noise(key, init_qpos, init_qvel)
-        return mjx.forward(model, blank.replace(qpos=qpos, qvel=qvel))
+        return forward(model, blank.replace(qpos=qpos, qvel=qvel))
 
     def step_data(data, ctrl):
         def substep(data, _):
-            return mjx.step(model, data), None
+            return step(model, data), None
 
         after, _ = jax.lax.scan(substep, data.replace(ctrl=ctrl), None, length=task.frame_skip)
+        if task.contact_forces:
+            after = mjx.rne_postconstraint(model, after)
         reward, terminated = task.reward(data, after, ctrl, dt)
         return after, jnp.asarray(reward, jnp.float32), terminated
 

@@ -1,8 +1,9 @@
 """The mjx/ tasks against gymnasium's C MuJoCo: the rules, one step, resets, and SAC learning in the fused loop.
 
 The full task x version matrix runs in `python -m envs.mjx_check` (envs/README.md); each task costs
-one compilation of 30-70 s on a 2-core CPU, so the suite checks the physics on InvertedPendulum-v4
-only and the other tasks' rules on hand-made states.
+one compilation of 30-70 s on a 2-core CPU (Humanoid 80-90 s), so the suite checks the physics on
+InvertedPendulum-v4 only, the other tasks' rules on hand-made states, and the two MJX departures
+from C that envs/mjx_envs.py undoes on a one-capsule model.
 """
 
 import os
@@ -146,3 +147,102 @@ def test_sac_balances_mjx_inverted_pendulum_in_the_fused_loop():
     )
     returns = np.asarray(metrics["eval_return"])
     assert (returns.max(axis=1) == 1000).all(), returns
+
+
+def ant_data(z, x=0.0, qvel=None, cfrc_ext=None):
+    qpos = np.zeros(15)
+    qpos[2:4] = z, 1.0
+    xpos = np.zeros((14, 3))
+    xpos[1, 0] = x  # the torso
+    return data(qpos, np.zeros(14) if qvel is None else qvel, xpos=xpos,
+                cfrc_ext=np.zeros((14, 6)) if cfrc_ext is None else cfrc_ext)
+
+
+def test_ant_health_contact_forces_and_the_versions_rewards():
+    before, ctrl = ant_data(0.5), [0.5] * 8
+    # torso x-velocity 0.05 / 0.05 = 1, healthy 1, control cost 0.5 * 8 * 0.25 = 1
+    assert reward("Ant-v4", before, ant_data(0.5, x=0.05), ctrl, 0.05) == pytest.approx((1.0, False))
+    assert reward("Ant-v4", before, ant_data(1.01, x=0.05), ctrl, 0.05) == pytest.approx((1.0, True))
+    assert reward("Ant-v5", before, ant_data(1.01, x=0.05), ctrl, 0.05) == pytest.approx((0.0, True))
+    assert reward("Ant-v5", before, ant_data(0.19, x=0.05), ctrl, 0.05)[1]
+    assert reward("Ant-v4", before, ant_data(0.5, qvel=[np.nan] + [0] * 13), ctrl, 0.05)[1]
+    forces = np.zeros((14, 6))
+    forces[0, 0], forces[3, 2], forces[5, 5] = 7.0, 3.0, -0.5  # the world's row counts in the cost, not in the obs
+    after = ant_data(1.0, x=0.05, cfrc_ext=forces)  # z = 1 is healthy: a closed interval
+    assert reward("Ant-v5", before, after, ctrl, 0.05) == pytest.approx((1.0 - 5e-4 * (1 + 1 + 0.25), False))
+    assert reward("Ant-v4", before, after, ctrl, 0.05) == pytest.approx((1.0, False))
+    v4, v5 = (mjx_envs.task_rules(f"Ant-{v}").observe(after) for v in ("v4", "v5"))
+    np.testing.assert_array_equal(v4, np.concatenate([after.qpos[2:], after.qvel]))
+    np.testing.assert_array_equal(v5, np.concatenate([v4, np.clip(forces, -1, 1)[1:].ravel()]))
+    assert (v4.shape, v5.shape) == ((27,), (105,))
+
+
+def humanoid_data(z, x=0.0, cfrc_ext=0.0):
+    qpos = np.zeros(24)
+    qpos[2:4] = z, 1.0
+    xipos = np.zeros((14, 3))
+    xipos[1:, 0] = x
+    return data(qpos, np.arange(23), xipos=xipos, cinert=np.arange(140).reshape(14, 10), cvel=-np.arange(84).reshape(14, 6),
+                qfrc_actuator=100 + np.arange(23), cfrc_ext=np.full((14, 6), cfrc_ext))
+
+
+def test_humanoid_observes_the_com_quantities_and_rewards_the_mass_centre_velocity():
+    before, ctrl = humanoid_data(1.4), [0.4] * 17
+    # every body but the massless world moves 0.015 in x: the centre of mass too, at 0.015 / 0.015 = 1
+    after = humanoid_data(1.4, x=0.015)
+    control_cost = 0.1 * 17 * 0.16
+    assert reward("Humanoid-v4", before, after, ctrl, 0.015) == pytest.approx((1.25 + 5 - control_cost, False), rel=1e-5)
+    assert reward("Humanoid-v4", before, humanoid_data(1.0), ctrl, 0.015) == pytest.approx((5 - control_cost, True))
+    assert reward("Humanoid-v5", before, humanoid_data(2.0), ctrl, 0.015) == pytest.approx((-control_cost, True))
+    # contact cost 5e-7 * 84 * 10^2, and at most 10
+    assert reward("Humanoid-v5", before, humanoid_data(1.4, cfrc_ext=10.0), ctrl, 0.015)[0] == pytest.approx(5 - control_cost - 4.2e-3)
+    assert reward("Humanoid-v5", before, humanoid_data(1.4, cfrc_ext=1e3), ctrl, 0.015)[0] == pytest.approx(5 - control_cost - 10)
+    v4, v5 = (mjx_envs.task_rules(f"Humanoid-{v}").observe(after) for v in ("v4", "v5"))
+    assert (v4.shape, v5.shape) == ((376,), (348,))
+    np.testing.assert_array_equal(v4[22:45], np.arange(23))
+    np.testing.assert_array_equal(v4[45:185], np.arange(140))
+    np.testing.assert_array_equal(v5[45:175], np.arange(10, 140))  # v5 drops the world body's rows
+    np.testing.assert_array_equal(v5[175:253], -np.arange(6, 84))
+    np.testing.assert_array_equal(v5[253:270], 106 + np.arange(17))  # and the free joint's actuator forces
+
+
+CAPSULE_ON_A_PLANE = """
+<mujoco>
+  <worldbody>
+    <geom type="plane" size="5 5 0.1"/>
+    <body>
+      <freejoint/>
+      <geom type="capsule" size="0.05 0.2"/>
+    </body>
+  </worldbody>
+</mujoco>
+"""
+
+
+def test_forward_makes_c_s_contact_frames_and_keeps_the_unnormalized_quaternion():
+    """A capsule 20 degrees off the vertical (steeper than MJX's 60-degree switch to a fixed tangent),
+    its lower end in the plane, sliding diagonally so that friction sits on the pyramid's edges, and
+    a quaternion 1.1 times a unit one (as gymnasium's reset noise leaves it)."""
+    import mujoco
+    from mujoco import mjx
+
+    c_model = mujoco.MjModel.from_xml_string(CAPSULE_ON_A_PLANE)
+    c_data = mujoco.MjData(c_model)
+    tilt = np.deg2rad(20.0)
+    axis = np.array([1.0, -1.0, 0.0]) / np.sqrt(2)
+    quaternion = 1.1 * np.concatenate([[np.cos(tilt / 2)], np.sin(tilt / 2) * axis])
+    c_data.qpos[:] = np.concatenate([[0.0, 0.0, 0.2 * np.cos(tilt) + 0.045], quaternion])
+    c_data.qvel[:] = [1.0, 0.5, 0.0, 0.0, 0.0, 0.0]
+    mujoco.mj_forward(c_model, c_data)
+    assert c_data.ncon == 1
+    model = mjx.put_model(c_model, impl="jax")
+    loaded = mjx.make_data(model, impl="jax").replace(qpos=jnp.asarray(c_data.qpos, jnp.float32), qvel=jnp.asarray(c_data.qvel, jnp.float32))
+    ours = jax.jit(mjx_envs.forward)(model, loaded)
+    theirs = jax.jit(mjx.forward)(model, loaded)
+    active = np.flatnonzero(np.asarray(ours._impl.contact.dist) < 0)
+    np.testing.assert_allclose(np.asarray(ours._impl.contact.frame)[active], c_data.contact.frame.reshape(-1, 3, 3), atol=1e-6)
+    np.testing.assert_allclose(ours.qacc, c_data.qacc, rtol=1e-4, atol=1e-4)
+    np.testing.assert_allclose(ours.qpos, loaded.qpos)
+    # MJX's own pass turns the friction pyramid and normalizes qpos
+    assert np.abs(np.asarray(theirs.qacc) - c_data.qacc).max() > 0.1
+    np.testing.assert_allclose(np.linalg.norm(theirs.qpos[3:]), 1.0, rtol=1e-6)
