@@ -6,7 +6,7 @@ One Python loop over env steps drives every run at once. The host steps one gymn
 statistics, do the gradient updates, count episodes and NaNs) and acts for the next one
 (`off_policy.act`). Only the actions [runs, num_envs, action_dim] come back to the host and only
 the Timesteps go out; the buffer never leaves the device. Divergence freezing and the period's
-metrics are the fused loop's own functions, and batching, sharding and compiling are `loop.Runs`'s.
+metrics are the fused loop's own functions, and batching and sharding are `loop.Runs`'s.
 Evaluation runs the deterministic policy on separate gymnasium envs reset from the same seeds at
 every evaluation (as the fused loop reuses its eval keys).
 
@@ -104,24 +104,18 @@ class HostRuns(loop.Runs):
         eval_obs = jax.ShapeDtypeStruct((num_runs, config.eval_episodes, *spec.obs_shape), jnp.float32)
         eval_results = jax.ShapeDtypeStruct((num_runs, config.eval_episodes), jnp.float32)
         close = functools.partial(close_period, config)
-        self.init_compiled = self.compiled(self.init_fn, hp, self.keys, self.obs_shape, in_axes=(0, 0, 0))
-        self.start_compiled = self.compiled(start, hp, state, in_axes=(0, 0))
-        self.restart_compiled = self.compiled(
-            functools.partial(restart, config, spec), state, self.obs_shape, index, hp, in_axes=(0, 0, None, 0)
-        )
-        self.step_compiled = self.compiled(
-            functools.partial(step, config, spec), carry, actions, timestep, index, hp, in_axes=(0, 0, 0, None, 0), donate=(0,)
-        )
-        self.close_compiled = self.compiled(close, state, carry, index, in_axes=(0, 0, None), donate=(1,))
-        self.eval_compiled = self.compiled(
-            functools.partial(evaluation_actions, config), state, eval_obs, hp, in_axes=(0, 0, 0)
-        )
+        self.init_compiled = self.jitted(self.init_fn, (0, 0, 0)).lower(hp, self.keys, self.obs_shape).compile()
+        self.start_compiled = self.jitted(start, (0, 0)).lower(hp, state).compile()
+        restart_fn = self.jitted(functools.partial(restart, config, spec), (0, 0, None, 0))
+        self.restart_compiled = restart_fn.lower(state, self.obs_shape, index, hp).compile()
+        step_fn = self.jitted(functools.partial(step, config, spec), (0, 0, 0, None, 0), donate=(0,))
+        self.step_compiled = step_fn.lower(carry, actions, timestep, index, hp).compile()
+        self.close_compiled = self.jitted(close, (0, 0, None), donate=(1,)).lower(state, carry, index).compile()
+        eval_fn = self.jitted(functools.partial(evaluation_actions, config), (0, 0, 0))
+        self.eval_compiled = eval_fn.lower(state, eval_obs, hp).compile()
         metrics_carry = jax.eval_shape(jax.vmap(close, in_axes=(0, 0, None)), state, carry, index)[1]
-        self.metrics_compiled = self.compiled(
-            functools.partial(off_policy.period_metrics, config),
-            state, metrics_carry, eval_results, eval_results, index,
-            in_axes=(0, 0, 0, 0, None),
-        )
+        metrics_fn = self.jitted(functools.partial(off_policy.period_metrics, config), (0, 0, 0, 0, None))
+        self.metrics_compiled = metrics_fn.lower(state, metrics_carry, eval_results, eval_results, index).compile()
         self.train_envs = self.env.batch([s for seed in self.seeds for s in env_seeds(seed, config.num_envs, TRAINING)])
         self.eval_envs = self.env.batch(
             [s for seed in self.seeds for s in env_seeds(seed, config.eval_episodes, EVALUATION)]

@@ -120,7 +120,7 @@ class Runs:
     init: (hp, key) -> RunState; run_period: (state, hp, period) -> (state, metrics of the period,
     ending with its evaluation). train.py calls compile(), init() (or resume(...)), then
     run_period(state, period) once per evaluation. agents/host_loop.py's HostRuns reuses the
-    batching, sharding and compiling of `compiled`.
+    batching and sharding of `jitted`.
     """
 
     def __init__(self, hp: Any, keys: jax.Array, mesh, init: Callable, run_period: Callable | None, state_shape=None):
@@ -131,25 +131,23 @@ class Runs:
         self.state_shape = state_shape or jax.eval_shape(batching.vmap_runs(init, self.num_runs), hp, keys)
         """The batched run state's shapes (jax.ShapeDtypeStruct leaves), known before compiling."""
 
-    def compiled(self, fn: Callable, *shapes, in_axes: tuple, donate: tuple = ()) -> Callable:
-        """`fn` vmapped over the runs axis (in_axes: 0, or None for a replicated argument), jitted
-        with the runs sharding and compiled for arguments shaped like `shapes`."""
+    def jitted(self, fn: Callable, in_axes: tuple, donate: tuple = ()) -> Callable:
+        """`fn` vmapped over the runs axis (in_axes: 0, or None for a replicated argument) and
+        jitted with the runs sharding; `.lower(*shapes).compile()` compiles it."""
         shardings = tuple(self.replicated if axis is None else self.sharded for axis in in_axes)
-        jitted = jax.jit(
+        return jax.jit(
             batching.vmap_runs(fn, self.num_runs, in_axes),
             in_shardings=shardings,
             out_shardings=self.sharded,
             donate_argnums=donate,
         )
-        return jitted.lower(*shapes).compile()
 
     def compile(self) -> None:
         self.hp, self.keys = jax.device_put(self.hp, self.sharded), jax.device_put(self.keys, self.sharded)
-        self.init_compiled = self.compiled(self.init_fn, self.hp, self.keys, in_axes=(0, 0))
+        self.init_compiled = self.jitted(self.init_fn, (0, 0)).lower(self.hp, self.keys).compile()
         period = jax.ShapeDtypeStruct((), jnp.int32)
-        self.period_compiled = self.compiled(
-            self.run_period_fn, self.state_shape, self.hp, period, in_axes=(0, 0, None), donate=(0,)
-        )
+        run_period = self.jitted(self.run_period_fn, (0, 0, None), donate=(0,))
+        self.period_compiled = run_period.lower(self.state_shape, self.hp, period).compile()
 
     def init(self) -> RunState:
         return self.init_compiled(self.hp, self.keys)
