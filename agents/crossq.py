@@ -171,14 +171,5 @@ def update(
     }
 
 
-AGENT = Agent(
-    name="crossq",
-    summary=__doc__.splitlines()[0],
-    Config=Config,
-    Hyperparams=Hyperparams,
-    init=init,
-    act=act,
-    update=update,
-    presets=PRESETS,
-    default_preset="cpu",
-)
+AGENT = Agent(name="crossq", summary=__doc__.splitlines()[0], Config=Config, Hyperparams=Hyperparams,
+              init=init, act=act, update=update, presets=PRESETS, default_preset="cpu")

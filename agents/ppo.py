@@ -297,16 +297,6 @@ def update(config: Config, hp: Hyperparams, state: State, rollout, key: jax.Arra
     return state, jax.tree.map(jnp.mean, metrics)
 
 
-AGENT = Agent(
-    name="ppo",
-    summary=__doc__.splitlines()[0],
-    Config=Config,
-    Hyperparams=Hyperparams,
-    init=init,
-    act=act,
-    update=update,
-    presets=PRESETS,
-    default_preset="cartpole",
-    loop="on_policy",
-    explore=explore,
-)
+AGENT = Agent(name="ppo", summary=__doc__.splitlines()[0], Config=Config, Hyperparams=Hyperparams, init=init,
+              act=act, update=update, presets=PRESETS, default_preset="cartpole", loop="on_policy",
+              explore=explore)

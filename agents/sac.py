@@ -193,13 +193,5 @@ def update(
     return state, {**critic_metrics, **actor_metrics, "alpha": jnp.exp(state.log_alpha.params)}
 
 
-AGENT = Agent(
-    name="sac",
-    summary=__doc__.splitlines()[0],
-    Config=Config,
-    Hyperparams=Hyperparams,
-    init=init,
-    act=act,
-    update=update,
-    presets=PRESETS,
-)
+AGENT = Agent(name="sac", summary=__doc__.splitlines()[0], Config=Config, Hyperparams=Hyperparams, init=init,
+              act=act, update=update, presets=PRESETS)

@@ -160,14 +160,5 @@ def update(
     return state, {"critic_loss": c_loss, "mean_q": mean_q, "critic_grad_norm": grad_norm, **actor_metrics}
 
 
-AGENT = Agent(
-    name="td3",
-    summary=__doc__.splitlines()[0],
-    Config=Config,
-    Hyperparams=Hyperparams,
-    init=init,
-    act=act,
-    update=update,
-    presets=PRESETS,
-    default_preset="cpu",
-)
+AGENT = Agent(name="td3", summary=__doc__.splitlines()[0], Config=Config, Hyperparams=Hyperparams, init=init,
+              act=act, update=update, presets=PRESETS, default_preset="cpu")
