@@ -248,15 +248,18 @@ def period_metrics(
     finished_return: jax.Array,
     finished_count: jax.Array,
     env_steps: jax.Array,
+    finished_length: jax.Array,
 ) -> dict:
-    """The agent's metrics plus what `train.py` reads: diverged_at, eval_return (NaN once diverged),
-    eval_length, train_return (mean return of the episodes finished in the period) and env_steps."""
+    """The training metrics plus what `train.py` reads: diverged_at, eval_return (NaN once diverged),
+    eval_length, train_return and train_length (mean return and length of the episodes finished in
+    the period) and env_steps."""
     return dict(
         metrics,
         diverged_at=run.diverged_at,
         eval_return=jnp.where(run.diverged_at >= 0, jnp.nan, eval_returns.mean()),
         eval_length=eval_lengths.astype(jnp.float32).mean(),
         train_return=jnp.where(finished_count > 0, finished_return / jnp.maximum(finished_count, 1), jnp.nan),
+        train_length=jnp.where(finished_count > 0, finished_length / jnp.maximum(finished_count, 1), jnp.nan),
         env_steps=env_steps,
     )
 

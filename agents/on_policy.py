@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from agents import AGENTS, loop
+from agents import AGENTS, loop, training_metrics
 from agents.common import ConfigError
 from agents.loop import RunState, TrainConfig
 from agents.normalizers import ReturnScaler, normalize_clipped
@@ -121,13 +121,13 @@ def env_step(config: TrainConfig, env: envs.Env, hp, run: RunState, _) -> tuple[
         final_obs=normalized(config, obs_stats, timestep.final_obs),
     )
     run = run.replace(env_state=env_state, obs=timestep.obs, obs_stats=obs_stats, return_scaler=return_scaler, key=key)
-    return run, (transition, jnp.where(done, timestep.episode_return, 0.0), done)
+    return run, (transition, jnp.where(done, timestep.episode_return, 0.0), jnp.where(done, timestep.episode_length, 0), done)
 
 
 def iteration(config: TrainConfig, env: envs.Env, hp, carry, rollout_index):
     """Collect a rollout, then the agent's update on it (scan body over a period's rollouts)."""
-    run, finished_return, finished_count, first_bad_step = carry
-    run, (rollout, episode_returns, episode_ends) = jax.lax.scan(
+    run, finished_return, finished_length, finished_count, first_bad_step = carry
+    run, (rollout, episode_returns, episode_lengths, episode_ends) = jax.lax.scan(
         functools.partial(env_step, config, env, hp), run, None, length=config.agent_config.num_steps
     )
     key, update_key = jax.random.split(run.key)
@@ -140,6 +140,7 @@ def iteration(config: TrainConfig, env: envs.Env, hp, carry, rollout_index):
     return (
         run.replace(agent=agent_state, key=key),
         finished_return + jnp.sum(episode_returns),
+        finished_length + jnp.sum(episode_lengths),
         finished_count + jnp.sum(episode_ends),
         jnp.where((first_bad_step < 0) & bad, env_steps_after, first_bad_step),
     ), metrics
@@ -149,8 +150,9 @@ def run_period(config: TrainConfig, env: envs.Env, start: RunState, hp, period) 
     """One evaluation period; a run whose loss, parameters or statistics turn NaN/Inf is frozen
     (see agents.loop.freeze_if_diverged) and its eval returns read NaN."""
     count = config.eval_every // rollout_steps(config)
-    carry = (start, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32), jnp.array(-1, jnp.int32))
-    (run, finished_return, finished_count, first_bad_step), metrics = jax.lax.scan(
+    zero = jnp.zeros((), jnp.int32)
+    carry = (start, jnp.zeros((), jnp.float32), zero, zero, jnp.array(-1, jnp.int32))
+    (run, finished_return, finished_length, finished_count, first_bad_step), metrics = jax.lax.scan(
         functools.partial(iteration, config, env, hp), carry, period * count + jnp.arange(count)
     )
     period_end = (period + 1) * config.eval_every
@@ -160,9 +162,13 @@ def run_period(config: TrainConfig, env: envs.Env, start: RunState, hp, period) 
     eval_returns, eval_lengths = loop.evaluate(
         env, lambda obs, key: act(normalized(config, run.obs_stats, obs), key, True), config.eval_episodes, run.eval_key
     )
-    last_metrics = jax.tree.map(lambda m: m[-1], metrics)
+    # metrics: [rollouts of the period] each, every one a mean over as many minibatch updates
+    totals = training_metrics.add(training_metrics.start(metrics), metrics, jnp.array(True))
+    metrics = {**training_metrics.means(totals), **training_metrics.network_metrics(run.agent)}
+    if config.agent_config.obs_norm == "rsnorm_clipped":
+        metrics.update(training_metrics.rsnorm_metrics(run.obs_stats))
     return run, loop.period_metrics(
-        run, last_metrics, eval_returns, eval_lengths, finished_return, finished_count, period_end
+        run, metrics, eval_returns, eval_lengths, finished_return, finished_count, period_end, finished_length
     )
 
 

@@ -61,7 +61,9 @@ class Session:
         if not plan.run.resume:
             output.write_json(plan.out / "config.json", plan.resolved)
             self.checkpoints = self.open_checkpoints()
-        self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, self.env_steps[-1] if plan.run.resume else None)
+        after_step = self.env_steps[-1] if plan.run.resume else None
+        self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, after_step)
+        self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step)
         self.started = time.perf_counter() - self.earlier_seconds
         interrupted = False
         signal.signal(signal.SIGTERM, raise_interrupt)
@@ -73,6 +75,7 @@ class Session:
             print(f"\ninterrupted after {len(self.env_steps)} of {config.num_evals} evaluations", file=sys.stderr)
         finally:
             self.log.close()
+            self.metrics_log.close()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             if fresh and not self.env_steps:  # stopped or crashed before any evaluation: nothing to keep
                 shutil.rmtree(plan.out)
@@ -94,10 +97,12 @@ class Session:
         state, metrics = plan.runs.run_period(state, period)
         metrics = jax.tree.map(lambda m: m[: plan.num_runs], batching.to_host(metrics))
         now = time.perf_counter()
+        seconds = now - period_start
         step = (period + 1) * config.eval_every
         self.env_steps.append(step)
         self.returns.append(metrics["eval_return"])
         self.log.write(plan.rows, step, metrics, now - self.started)
+        self.metrics_log.write(plan.rows, step, metrics, config.eval_every * plan.num_runs / seconds, now - self.started)
         for run_index in np.flatnonzero(metrics["diverged_at"] >= 0):
             if run_index not in self.diverged:
                 self.report_divergence(int(run_index), int(metrics["diverged_at"][run_index]))
@@ -111,7 +116,6 @@ class Session:
             }
             with deferred_interrupts():
                 self.checkpoints.save(period + 1, state, progress)
-        seconds = now - period_start
         print(
             f"[{step:>9}/{config.total_steps}] {config.eval_every * plan.num_runs / seconds:8.0f} env-steps/s (all runs)  "
             f"ETA {seconds * (config.num_evals - period - 1):5.0f} s  "

@@ -22,6 +22,12 @@ def rows(out):
         return [tuple(row[name] for name in RESULT_COLUMNS) for row in csv.DictReader(file)]
 
 
+def metric_rows(out):
+    """metrics.csv without its host clock columns."""
+    with (out / "metrics.csv").open() as file:
+        return [{k: v for k, v in row.items() if k not in ("env_steps_per_second", "wall_seconds")} for row in csv.DictReader(file)]
+
+
 def stored_state(out, step):
     return ocp.StandardCheckpointer().restore((out / "checkpoints" / str(step) / "state").resolve())
 
@@ -53,8 +59,12 @@ def test_a_resumed_run_reproduces_the_uninterrupted_one_bit_for_bit(uninterrupte
         assert train.main([*FLAGS, "--out", str(out)]) == 130
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1", "2"]
     assert json.loads((out / "summary.json").read_text())["interrupted"]
+    assert len(metric_rows(out)) == 4  # evaluations 1 and 2 of both runs; the 3rd was interrupted
     assert train.main(["--resume", str(out)]) == 0
     assert rows(out) == rows(uninterrupted)
+    assert metric_rows(out) == metric_rows(uninterrupted)
+    assert {"critic_loss", "mean_q", "alpha", "alpha_last", "entropy", "actor_grad_norm", "critic_param_norm",
+            "train_length"} <= metric_rows(out)[0].keys()
     whole, resumed = stored_state(uninterrupted, 4), stored_state(out, 4)
     flat_whole, flat_resumed = dict(_flatten(whole)), dict(_flatten(resumed))
     assert flat_whole.keys() == flat_resumed.keys() and any("buffer" in k for k in flat_whole)
