@@ -18,7 +18,7 @@ import numpy as np
 
 from agents import batching
 from agents.common import ConfigError
-from rundir import checkpoint, output
+from rundir import checkpoint, output, trackers
 
 
 class Session:
@@ -64,6 +64,7 @@ class Session:
         after_step = self.env_steps[-1] if plan.run.resume else None
         self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, after_step)
         self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step)
+        self.trackers = [trackers.TensorBoardLog(plan.out, plan.rows, after_step)] if plan.run.tensorboard else []
         self.started = time.perf_counter() - self.earlier_seconds
         interrupted = False
         signal.signal(signal.SIGTERM, raise_interrupt)
@@ -76,6 +77,8 @@ class Session:
         finally:
             self.log.close()
             self.metrics_log.close()
+            for tracker in self.trackers:
+                tracker.close()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             if fresh and not self.env_steps:  # stopped or crashed before any evaluation: nothing to keep
                 shutil.rmtree(plan.out)
@@ -102,7 +105,10 @@ class Session:
         self.env_steps.append(step)
         self.returns.append(metrics["eval_return"])
         self.log.write(plan.rows, step, metrics, now - self.started)
-        self.metrics_log.write(plan.rows, step, metrics, config.eval_every * plan.num_runs / seconds, now - self.started)
+        steps_per_second = config.eval_every * plan.num_runs / seconds
+        self.metrics_log.write(plan.rows, step, metrics, steps_per_second, now - self.started)
+        for tracker in self.trackers:
+            tracker.write(step, metrics, steps_per_second)
         for run_index in np.flatnonzero(metrics["diverged_at"] >= 0):
             if run_index not in self.diverged:
                 self.report_divergence(int(run_index), int(metrics["diverged_at"][run_index]))

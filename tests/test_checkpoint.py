@@ -13,7 +13,7 @@ import train
 from rundir import output
 
 FLAGS = ["sac", "--seeds", "2", "--total-steps", "400", "--eval-every", "100", "--eval-episodes", "1",
-         "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8"]
+         "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8", "--tensorboard"]
 RESULT_COLUMNS = ("run", "seed", "env_step", "eval_return", "eval_length", "train_return")
 
 
@@ -26,6 +26,15 @@ def metric_rows(out):
     """metrics.csv without its host clock columns."""
     with (out / "metrics.csv").open() as file:
         return [{k: v for k, v in row.items() if k not in ("env_steps_per_second", "wall_seconds")} for row in csv.DictReader(file)]
+
+
+def tensorboard_scalars(out, run_name):
+    """{tag: [(step, value)]} of one run's event files, read with TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard" / run_name))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
 def stored_state(out, step):
@@ -65,6 +74,15 @@ def test_a_resumed_run_reproduces_the_uninterrupted_one_bit_for_bit(uninterrupte
     assert metric_rows(out) == metric_rows(uninterrupted)
     assert {"critic_loss", "mean_q", "alpha", "alpha_last", "entropy", "actor_grad_norm", "critic_param_norm",
             "train_length"} <= metric_rows(out)[0].keys()
+    # TensorBoard: the resumed run's curves are the uninterrupted run's (the interrupted session's
+    # later steps purged), every metric of metrics.csv included
+    scalars = tensorboard_scalars(out, "run1-seed1")
+    assert scalars.keys() == tensorboard_scalars(uninterrupted, "run1-seed1").keys()
+    evals = [row for row in rows(out) if row[0] == "1"]
+    assert [(step, f"{value:.6g}") for step, value in scalars["eval/return"]] == [(int(r[2]), r[3]) for r in evals]
+    critic_loss = [float(row["critic_loss"]) for row in metric_rows(out) if row["run"] == "1"]
+    np.testing.assert_allclose([value for _, value in scalars["train/critic_loss"]], critic_loss, rtol=1e-6)
+    assert {f"train/{name}" for name in metric_rows(out)[0] if name not in ("run", "seed", "env_step")} <= scalars.keys()
     whole, resumed = stored_state(uninterrupted, 4), stored_state(out, 4)
     flat_whole, flat_resumed = dict(_flatten(whole)), dict(_flatten(resumed))
     assert flat_whole.keys() == flat_resumed.keys() and any("buffer" in k for k in flat_whole)
