@@ -242,16 +242,35 @@ def iteration(config: TrainConfig, env: envs.Env, hp, carry: Period, index: jax.
     return learn(config, hp, carry, actions, timestep, index, update_key), None
 
 
-def run_period(config: TrainConfig, env: envs.Env, start: RunState, hp, period) -> tuple[RunState, dict]:
-    """One evaluation period: iterations_per_eval iterations, the divergence check, the evaluation."""
-    count = iterations_per_eval(config)
-    carry, _ = jax.lax.scan(
-        functools.partial(iteration, config, env, hp), start_period(config, hp, start), period * count + jnp.arange(count)
-    )
+def run_chunk(config: TrainConfig, env: envs.Env, length: int, hp, carry: Period, first) -> Period:
+    """`length` iterations from iteration `first`."""
+    carry, _ = jax.lax.scan(functools.partial(iteration, config, env, hp), carry, first + jnp.arange(length))
+    return carry
+
+
+def finish_period(config: TrainConfig, env: envs.Env, start: RunState, carry: Period, hp, period) -> tuple[RunState, dict]:
+    """The divergence check and the evaluation that end a period -> (run, the period's metrics)."""
     run = end_period(config, start, carry, period)
     deterministic = functools.partial(policy, config, hp, run, deterministic=True)
     eval_returns, eval_lengths = loop.evaluate(env, deterministic, config.eval_episodes, run.eval_key)
     return run, period_metrics(config, run, carry, eval_returns, eval_lengths, period)
+
+
+def run_period(config: TrainConfig, env: envs.Env, start: RunState, hp, period) -> tuple[RunState, dict]:
+    """One evaluation period: iterations_per_eval iterations, the divergence check, the evaluation."""
+    count = iterations_per_eval(config)
+    carry = run_chunk(config, env, count, hp, start_period(config, hp, start), period * count)
+    return finish_period(config, env, start, carry, hp, period)
+
+
+def period_parts(config: TrainConfig, env: envs.Env) -> loop.PeriodParts:
+    """run_period in chunks (see loop.PeriodParts)."""
+    count = iterations_per_eval(config)
+    length = loop.chunk_length(count)
+    return loop.PeriodParts(
+        functools.partial(start_period, config), functools.partial(run_chunk, config, env, length),
+        functools.partial(finish_period, config, env), count, length,
+    )
 
 
 def fresh_run(config: TrainConfig, env: envs.Env, hp, key: jax.Array) -> RunState:
@@ -273,7 +292,8 @@ def make_runs(config: TrainConfig, hp: Any, keys: jax.Array, mesh) -> loop.Runs:
     """The fused loop over a runs axis (hp, keys: leading [num_runs])."""
     env = jittable_env(config)
     return loop.Runs(
-        hp, keys, mesh, functools.partial(fresh_run, config, env), functools.partial(run_period, config, env)
+        hp, keys, mesh, functools.partial(fresh_run, config, env), functools.partial(run_period, config, env),
+        parts=period_parts(config, env),
     )
 
 

@@ -2,7 +2,10 @@
 checkpoints, progress lines and signals. train.py plans and compiles; `Session.run` does the rest.
 
 Nothing is lost: evals.csv grows after every evaluation, a checkpoint is written whole (signals wait
-for it), and SIGINT / SIGTERM end the loop at the next period with the logs and summary written.
+for it), and SIGINT / SIGTERM end the loop at the next chunk of a period (a tenth of it, see
+agents.loop.PeriodParts) with the logs and summary written; --resume goes on from the last checkpoint.
+Inside a period a progress line (env steps, steps/s, ETA, last evaluation) follows every chunk at most
+every PROGRESS_SECONDS when stdout is not a terminal, and is rewritten in place when it is.
 """
 
 from __future__ import annotations
@@ -19,6 +22,10 @@ import numpy as np
 from agents import batching
 from agents.common import ConfigError
 from rundir import checkpoint, output, trackers
+
+PROGRESS_SECONDS = 30.0
+"""Seconds between progress lines inside a period when stdout is not a terminal (CI, files)."""
+TERMINAL_PROGRESS_SECONDS = 1.0
 
 
 class Session:
@@ -66,6 +73,8 @@ class Session:
         self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step)
         self.trackers = [trackers.TensorBoardLog(plan.out, plan.rows, after_step)] if plan.run.tensorboard else []
         self.started = time.perf_counter() - self.earlier_seconds
+        self.session_start = self.last_progress = time.perf_counter()
+        self.first_step, self.status_shown = (self.env_steps[-1] if self.env_steps else 0), False
         interrupted = False
         signal.signal(signal.SIGTERM, raise_interrupt)
         try:
@@ -97,7 +106,7 @@ class Session:
         """One evaluation period: run it, log it, report divergences, checkpoint, print progress."""
         plan, config = self.plan, self.plan.config
         period_start = time.perf_counter()
-        state, metrics = plan.runs.run_period(state, period)
+        state, metrics = plan.runs.run_period(state, period, functools.partial(self.report_progress, period))
         metrics = jax.tree.map(lambda m: m[: plan.num_runs], batching.to_host(metrics))
         now = time.perf_counter()
         seconds = now - period_start
@@ -129,6 +138,33 @@ class Session:
             flush=True,
         )
         return state
+
+    def report_progress(self, period: int, fraction: float) -> None:
+        """After each chunk (fraction: of the period done): a progress line, at most every
+        PROGRESS_SECONDS (TERMINAL_PROGRESS_SECONDS, rewritten in place, on a terminal)."""
+        now, terminal = time.perf_counter(), sys.stdout.isatty()
+        if now - self.last_progress < (TERMINAL_PROGRESS_SECONDS if terminal else PROGRESS_SECONDS):
+            return
+        self.last_progress = now
+        config, num_runs = self.plan.config, self.plan.num_runs
+        step = round((period + fraction) * config.eval_every)
+        rate = (step - self.first_step) / max(now - self.session_start, 1e-9)  # env steps per second per run
+        last = output.describe_returns(self.returns[-1]) if self.returns else "none yet"
+        line = (
+            f"[{step:>9}/{config.total_steps}] {rate * num_runs:8.0f} env-steps/s (all runs)  "
+            f"ETA {(config.total_steps - step) / max(rate, 1e-9):5.0f} s  last eval return: {last}"
+        )
+        if terminal:
+            print("\r\033[K" + line, end="", flush=True)
+            self.status_shown = True
+        else:
+            print(line, flush=True)
+
+    def clear_status(self) -> None:
+        """Removes the in-place progress line of a terminal before a line that stays."""
+        if self.status_shown:
+            print("\r\033[K", end="")
+            self.status_shown = False
 
     def report_divergence(self, run_index: int, env_step: int) -> None:
         seed, values = self.plan.rows[run_index]

@@ -10,7 +10,7 @@ import orbax.checkpoint as ocp
 import pytest
 
 import train
-from rundir import output
+from rundir import output, session
 
 FLAGS = ["sac", "--seeds", "2", "--total-steps", "400", "--eval-every", "100", "--eval-episodes", "1",
          "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8", "--tensorboard"]
@@ -101,7 +101,8 @@ def _flatten(tree, prefix=""):
         yield prefix, np.asarray(tree)
 
 
-def test_resume_falls_back_from_a_corrupted_checkpoint_and_refuses_when_none_is_readable(uninterrupted, tmp_path, capsys):
+def test_resume_falls_back_from_a_corrupted_checkpoint_and_refuses_when_none_is_readable(uninterrupted, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(session, "PROGRESS_SECONDS", 0.0)  # a line after every chunk (stdout is captured: no terminal)
     out = tmp_path / "copy"
     shutil.copytree(uninterrupted, out)
     # corrupt the newest checkpoint (4): the run resumes from 3 and rewrites 4
@@ -113,6 +114,10 @@ def test_resume_falls_back_from_a_corrupted_checkpoint_and_refuses_when_none_is_
     assert train.main(["--resume", str(out)]) == 0
     captured = capsys.readouterr().out
     assert "skipped unreadable checkpoint" in captured and "after 3 evaluations" in captured
+    # progress inside the period: 10 chunks of 10 iterations, the last eval return of evaluation 3
+    progress = [line for line in captured.splitlines() if "last eval return" in line]
+    assert [line.split("]")[0] for line in progress] == [f"[{step:>9}/400" for step in range(310, 401, 10)]
+    assert all("env-steps/s (all runs)  ETA" in line and "\r" not in line for line in progress)
     assert rows(out) == rows(uninterrupted)
     for step in ("3", "4"):
         shutil.rmtree(out / "checkpoints" / step / "state")
