@@ -231,13 +231,62 @@ def draw_iqm(axis, env_steps: np.ndarray, returns: np.ndarray, colour, label: st
     axis.plot(env_steps, iqm(returns), color=colour, linewidth=2.2, linestyle=linestyle, label=label)
 
 
+TRAINING_PANELS = (
+    "critic_loss", "actor_loss", "value_loss", "loss", "mean_q", "alpha", "entropy",
+    "critic_grad_norm", "actor_grad_norm", "grad_norm", "approx_kl", "explained_variance",
+)
+"""The metrics.csv columns training.png draws, those the agent reports, in this order."""
+
+
+def read_metrics(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """metrics.csv -> (env steps [num_evals], {metric: [num_runs, num_evals]}) for TRAINING_PANELS."""
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    steps = sorted({int(row["env_step"]) for row in rows})
+    runs = sorted({int(row["run"]) for row in rows})
+    names = [name for name in TRAINING_PANELS if rows and name in rows[0]]
+    table = {name: np.full((len(runs), len(steps)), np.nan) for name in names}
+    for row in rows:
+        for name in names:
+            table[name][runs.index(int(row["run"])), steps.index(int(row["env_step"]))] = float(row[name])
+    return np.asarray(steps), table
+
+
+def plot_training(path: Path, metrics_path: Path, title: str) -> None:
+    """training.png: one panel per training metric of metrics.csv (losses, Q, temperature, entropy,
+    gradient norms), the IQM over runs bold with its 95% bootstrap CI as a band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, table = read_metrics(metrics_path)
+    if not table:
+        return
+    columns = 3
+    rows = -(-len(table) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(11, 2.8 * rows), dpi=110, squeeze=False)
+    for axis, (name, values) in zip(axes.flat, table.items()):
+        draw_iqm(axis, steps, values, "tab:blue", f"IQM of {len(values)} runs")
+        axis.set_title(name, fontsize=9)
+        axis.set_xlabel("env steps", fontsize=8)
+        axis.tick_params(labelsize=7)
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(table):]:
+        axis.set_visible(False)
+    figure.suptitle(title, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
 def command_line() -> str:
     return " ".join([Path(sys.executable).name, *sys.argv])
 
 
 def finish(plan, env_steps: list[int], returns: np.ndarray, diverged: list[dict], interrupted: bool,
            compile_seconds: float, wall_seconds: float) -> dict:
-    """Writes summary.json and curves.png of a finished or interrupted training and prints its
+    """Writes summary.json, curves.png and training.png of a finished or interrupted training and prints its
     final returns. returns: [num_runs, evaluations done]. -> the summary."""
     import jax
 
@@ -269,6 +318,8 @@ def finish(plan, env_steps: list[int], returns: np.ndarray, diverged: list[dict]
     write_json(plan.out / "summary.json", summary)
     title = f"{plan.config.agent} on {plan.config.env}\n{plan.resolved['command']}"
     plot_curves(plan.out / "curves.png", np.asarray(env_steps), returns, title, groups if plan.swept else None)
+    if (plan.out / "metrics.csv").exists():
+        plot_training(plan.out / "training.png", plan.out / "metrics.csv", title)
     print(f"\nfinal deterministic eval return ({done_steps} env steps; diverged runs excluded):")
     if plan.swept:
         for entry in summary["settings"]:

@@ -83,6 +83,9 @@ def test_a_resumed_run_reproduces_the_uninterrupted_one_bit_for_bit(uninterrupte
     critic_loss = [float(row["critic_loss"]) for row in metric_rows(out) if row["run"] == "1"]
     np.testing.assert_allclose([value for _, value in scalars["train/critic_loss"]], critic_loss, rtol=1e-6)
     assert {f"train/{name}" for name in metric_rows(out)[0] if name not in ("run", "seed", "env_step")} <= scalars.keys()
+    steps, table = output.read_metrics(out / "metrics.csv")
+    assert steps.tolist() == [100, 200, 300, 400] and table["critic_loss"].shape == (2, 4)
+    assert (out / "training.png").stat().st_size > 0
     whole, resumed = stored_state(uninterrupted, 4), stored_state(out, 4)
     flat_whole, flat_resumed = dict(_flatten(whole)), dict(_flatten(resumed))
     assert flat_whole.keys() == flat_resumed.keys() and any("buffer" in k for k in flat_whole)
