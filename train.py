@@ -61,6 +61,8 @@ class RunArgs(RunConfig):
     resume: str | None = None
     """Continue the run in this directory from its newest checkpoint; pass no other flag (the rest
     is read from its config.json)."""
+    tensorboard: bool = False
+    """Also write TensorBoard event files of every evaluation and training metric to OUT/tensorboard/<run>."""
 
 
 @dataclasses.dataclass(frozen=True)

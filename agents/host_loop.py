@@ -138,10 +138,15 @@ class HostRuns(loop.Runs):
         state, self.actions = self.restart_compiled(state, obs, index, self.hp)
         return state
 
-    def run_period(self, state: RunState, period: int) -> tuple[RunState, dict]:
+    def run_period(self, state: RunState, period: int, on_chunk=None) -> tuple[RunState, dict]:
+        """See loop.Runs.run_period: the same chunk boundaries as the fused loop."""
         count = off_policy.iterations_per_eval(self.config)
+        length = loop.chunk_length(count)
         carry = self.start_compiled(self.hp, state)  # a copy: `state` stays the period's start
-        carry = self.iterate(carry, period * count, count)
+        for done in range(length, count + 1, length):
+            carry = self.iterate(carry, period * count + done - length, length)
+            if on_chunk is not None:
+                on_chunk(done / count)
         run, carry = self.close_compiled(state, carry, np.int32(period))
         eval_returns, eval_lengths = self.evaluate(run)
         return run, self.metrics_compiled(run, carry, eval_returns, eval_lengths, np.int32(period))

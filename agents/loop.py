@@ -10,7 +10,7 @@ everything around that is here, written once.
 from __future__ import annotations
 
 import dataclasses
-from typing import Any, Callable
+from typing import Any, Callable, NamedTuple
 
 import flax.struct
 import jax
@@ -113,21 +113,43 @@ class RunState:
     """on-policy: the discounted returns and their running variance (--normalize-reward)."""
 
 
+def chunk_length(iterations: int, chunks: int = 10) -> int:
+    """Iterations per chunk of a period of `iterations`: the largest divisor that is at most
+    iterations / chunks, so every chunk has the same length (one compiled program runs them all)."""
+    return max(d for d in range(1, max(1, iterations // chunks) + 1) if iterations % d == 0)
+
+
+class PeriodParts(NamedTuple):
+    """An evaluation period in pieces, so it runs in chunks between which the host reports progress
+    and stops on a signal: begin (hp, start state) -> carry; chunk (hp, carry, first iteration) ->
+    carry after `chunk_length` iterations; finish (start state, carry, hp, period) -> (state, the
+    period's metrics, ending with its evaluation)."""
+
+    begin: Callable
+    chunk: Callable
+    finish: Callable
+    iterations: int
+    """Iterations per period (env steps / num_envs off-policy; rollouts on-policy)."""
+    chunk_length: int
+
+
 class Runs:
     """The runs of a training (a leading [num_runs] axis on hp, keys and the state), vmapped in one
     compiled program per piece and sharded over the devices of `mesh`; the fused loops as they are.
 
     init: (hp, key) -> RunState; run_period: (state, hp, period) -> (state, metrics of the period,
-    ending with its evaluation). train.py calls compile(), init() (or resume(...)), then
-    run_period(state, period) once per evaluation. agents/host_loop.py's HostRuns reuses the
-    batching and sharding of `jitted`.
+    ending with its evaluation), the whole period in one function (shape checks, benchmarks);
+    parts: the same period in chunks (PeriodParts), which is what runs. train.py calls compile(),
+    init() (or resume(...)), then run_period(state, period, on_chunk) once per evaluation.
+    agents/host_loop.py's HostRuns reuses the batching and sharding of `jitted`.
     """
 
-    def __init__(self, hp: Any, keys: jax.Array, mesh, init: Callable, run_period: Callable | None, state_shape=None):
+    def __init__(self, hp: Any, keys: jax.Array, mesh, init: Callable, run_period: Callable | None, state_shape=None,
+                 parts: PeriodParts | None = None):
         self.num_runs = keys.shape[0]
         self.sharded, self.replicated = batching.run_sharding(mesh), batching.replicated(mesh)
         self.hp, self.keys = hp, keys
-        self.init_fn, self.run_period_fn = init, run_period
+        self.init_fn, self.run_period_fn, self.parts = init, run_period, parts
         self.state_shape = state_shape or jax.eval_shape(batching.vmap_runs(init, self.num_runs), hp, keys)
         """The batched run state's shapes (jax.ShapeDtypeStruct leaves), known before compiling."""
 
@@ -145,9 +167,14 @@ class Runs:
     def compile(self) -> None:
         self.hp, self.keys = jax.device_put(self.hp, self.sharded), jax.device_put(self.keys, self.sharded)
         self.init_compiled = self.jitted(self.init_fn, (0, 0)).lower(self.hp, self.keys).compile()
-        period = jax.ShapeDtypeStruct((), jnp.int32)
-        run_period = self.jitted(self.run_period_fn, (0, 0, None), donate=(0,))
-        self.period_compiled = run_period.lower(self.state_shape, self.hp, period).compile()
+        index = jax.ShapeDtypeStruct((), jnp.int32)
+        parts = self.parts
+        carry = jax.eval_shape(batching.vmap_runs(parts.begin, self.num_runs), self.hp, self.state_shape)
+        self.begin_compiled = self.jitted(parts.begin, (0, 0)).lower(self.hp, self.state_shape).compile()
+        chunk = self.jitted(parts.chunk, (0, 0, None), donate=(1,))
+        self.chunk_compiled = chunk.lower(self.hp, carry, index).compile()
+        finish = self.jitted(parts.finish, (0, 0, 0, None), donate=(1,))
+        self.finish_compiled = finish.lower(self.state_shape, carry, self.hp, index).compile()
 
     def init(self) -> RunState:
         return self.init_compiled(self.hp, self.keys)
@@ -156,8 +183,18 @@ class Runs:
         """The checkpoint holds everything, env states included: nothing to restore."""
         return state
 
-    def run_period(self, state: RunState, period: int) -> tuple[RunState, dict]:
-        return self.period_compiled(state, self.hp, jnp.int32(period))
+    def run_period(self, state: RunState, period: int, on_chunk: Callable[[int], None] | None = None) -> tuple[RunState, dict]:
+        """One evaluation period, chunk by chunk; on_chunk(fraction of the period done) runs after
+        each chunk has finished (it may raise KeyboardInterrupt to stop there)."""
+        parts = self.parts
+        carry = self.begin_compiled(self.hp, state)  # a copy: `state` stays the period's start
+        first = period * parts.iterations
+        for done in range(parts.chunk_length, parts.iterations + 1, parts.chunk_length):
+            carry = self.chunk_compiled(self.hp, carry, jnp.int32(first + done - parts.chunk_length))
+            if on_chunk is not None:
+                jax.block_until_ready(carry)
+                on_chunk(done / parts.iterations)
+        return self.finish_compiled(state, carry, self.hp, jnp.int32(period))
 
 
 def make_runs(config: TrainConfig, hp: Any, keys: jax.Array, seeds: list[int], mesh) -> Runs:
@@ -246,15 +283,18 @@ def period_metrics(
     finished_return: jax.Array,
     finished_count: jax.Array,
     env_steps: jax.Array,
+    finished_length: jax.Array,
 ) -> dict:
-    """The agent's metrics plus what `train.py` reads: diverged_at, eval_return (NaN once diverged),
-    eval_length, train_return (mean return of the episodes finished in the period) and env_steps."""
+    """The training metrics plus what `train.py` reads: diverged_at, eval_return (NaN once diverged),
+    eval_length, train_return and train_length (mean return and length of the episodes finished in
+    the period) and env_steps."""
     return dict(
         metrics,
         diverged_at=run.diverged_at,
         eval_return=jnp.where(run.diverged_at >= 0, jnp.nan, eval_returns.mean()),
         eval_length=eval_lengths.astype(jnp.float32).mean(),
         train_return=jnp.where(finished_count > 0, finished_return / jnp.maximum(finished_count, 1), jnp.nan),
+        train_length=jnp.where(finished_count > 0, finished_length / jnp.maximum(finished_count, 1), jnp.nan),
         env_steps=env_steps,
     )
 

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from agents import AGENTS, buffer, loop
+from agents import AGENTS, buffer, loop, training_metrics
 from agents.common import ConfigError, Transition, require_continuous, resolve_gamma
 from agents.loop import RunState, TrainConfig
 from networks import rsnorm
@@ -85,6 +85,10 @@ class Period(NamedTuple):
     """How many training episodes finished in this period."""
     first_bad_step: jax.Array
     """The env step of the first NaN/Inf critic loss in this period; -1 if none."""
+    totals: training_metrics.Totals
+    """The sums of the metrics of this period's updates (their means go to metrics.csv)."""
+    finished_length: jax.Array
+    """Sum of the lengths of the training episodes finished in this period."""
 
 
 def normalize(config: TrainConfig, stats: rsnorm.RunningStats, obs: jax.Array) -> jax.Array:
@@ -150,15 +154,16 @@ def keep(metrics: dict, hp, agent_state, batch, key, index) -> tuple[Any, dict]:
 
 
 def update_step(config: TrainConfig, hp, replay: buffer.ReplayBuffer, obs_stats, learning: jax.Array, carry, inputs):
-    """One gradient update on a sampled batch (scan body; carry: (agent state, last metrics)),
-    skipped while `learning` is False."""
+    """One gradient update on a sampled batch (scan body; carry: (agent state, last metrics); output:
+    its metrics), skipped while `learning` is False."""
     agent_state, metrics = carry
     key, index = inputs
     sample_key, update_key = jax.random.split(key)
     batch = buffer.sample(replay, sample_key, config.agent_config.batch_size)
     batch = batch._replace(obs=normalize(config, obs_stats, batch.obs), next_obs=normalize(config, obs_stats, batch.next_obs))
     update = functools.partial(AGENTS[config.agent].update, config.agent_config)
-    return jax.lax.cond(learning, update, functools.partial(keep, metrics), hp, agent_state, batch, update_key, index), None
+    agent_state, metrics = jax.lax.cond(learning, update, functools.partial(keep, metrics), hp, agent_state, batch, update_key, index)
+    return (agent_state, metrics), metrics
 
 
 def learn(config: TrainConfig, hp, carry: Period, actions, timestep: envs.Timestep, index: jax.Array, key) -> Period:
@@ -183,7 +188,7 @@ def learn(config: TrainConfig, hp, carry: Period, actions, timestep: envs.Timest
     # the global index of each update, the same in every run: policy delays stay real branches
     first_update = (index - first_learning_iteration(config)) * updates
     step = functools.partial(update_step, config, hp, replay, run.obs_stats, learning)
-    (agent_state, metrics), _ = jax.lax.scan(
+    (agent_state, metrics), each_update = jax.lax.scan(
         step, (run.agent, carry.metrics), (jax.random.split(key, updates), first_update + jnp.arange(updates))
     )
     done = timestep.done
@@ -195,6 +200,8 @@ def learn(config: TrainConfig, hp, carry: Period, actions, timestep: envs.Timest
         finished_return=carry.finished_return + jnp.sum(jnp.where(done, timestep.episode_return, 0.0)),
         finished_count=carry.finished_count + jnp.sum(done),
         first_bad_step=jnp.where((carry.first_bad_step < 0) & bad, (index + 1) * config.num_envs, carry.first_bad_step),
+        totals=training_metrics.add(carry.totals, each_update, learning),
+        finished_length=carry.finished_length + jnp.sum(jnp.where(done, timestep.episode_length, 0)),
     )
 
 
@@ -204,7 +211,8 @@ def start_period(config: TrainConfig, hp, run: RunState) -> Period:
     update = functools.partial(AGENTS[config.agent].update, config.agent_config)
     shapes = jax.eval_shape(update, hp, run.agent, batch, run.key, jnp.zeros((), jnp.int32))[1]
     metrics = jax.tree.map(lambda s: jnp.zeros(s.shape, s.dtype), shapes)
-    return Period(run, metrics, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32), jnp.array(-1, jnp.int32))
+    zero = jnp.zeros((), jnp.int32)
+    return Period(run, metrics, jnp.zeros((), jnp.float32), zero, jnp.array(-1, jnp.int32), training_metrics.start(shapes), zero)
 
 
 def end_period(config: TrainConfig, start: RunState, carry: Period, period) -> RunState:
@@ -214,10 +222,14 @@ def end_period(config: TrainConfig, start: RunState, carry: Period, period) -> R
 
 
 def period_metrics(config: TrainConfig, run: RunState, carry: Period, eval_returns, eval_lengths, period) -> dict:
-    """The last update's metrics and the period's evaluation; a diverged run's eval return reads NaN."""
+    """The training metrics of the period (means over its updates, the networks and statistics at
+    its end) and its evaluation; a diverged run's eval return reads NaN."""
+    metrics = {**training_metrics.means(carry.totals), **training_metrics.network_metrics(run.agent)}
+    if config.agent_config.uses_rsnorm:
+        metrics.update(training_metrics.rsnorm_metrics(run.obs_stats))
     return loop.period_metrics(
-        run, carry.metrics, eval_returns, eval_lengths, carry.finished_return, carry.finished_count,
-        (period + 1) * config.eval_every,
+        run, metrics, eval_returns, eval_lengths, carry.finished_return, carry.finished_count,
+        (period + 1) * config.eval_every, carry.finished_length,
     )
 
 
@@ -230,16 +242,35 @@ def iteration(config: TrainConfig, env: envs.Env, hp, carry: Period, index: jax.
     return learn(config, hp, carry, actions, timestep, index, update_key), None
 
 
-def run_period(config: TrainConfig, env: envs.Env, start: RunState, hp, period) -> tuple[RunState, dict]:
-    """One evaluation period: iterations_per_eval iterations, the divergence check, the evaluation."""
-    count = iterations_per_eval(config)
-    carry, _ = jax.lax.scan(
-        functools.partial(iteration, config, env, hp), start_period(config, hp, start), period * count + jnp.arange(count)
-    )
+def run_chunk(config: TrainConfig, env: envs.Env, length: int, hp, carry: Period, first) -> Period:
+    """`length` iterations from iteration `first`."""
+    carry, _ = jax.lax.scan(functools.partial(iteration, config, env, hp), carry, first + jnp.arange(length))
+    return carry
+
+
+def finish_period(config: TrainConfig, env: envs.Env, start: RunState, carry: Period, hp, period) -> tuple[RunState, dict]:
+    """The divergence check and the evaluation that end a period -> (run, the period's metrics)."""
     run = end_period(config, start, carry, period)
     deterministic = functools.partial(policy, config, hp, run, deterministic=True)
     eval_returns, eval_lengths = loop.evaluate(env, deterministic, config.eval_episodes, run.eval_key)
     return run, period_metrics(config, run, carry, eval_returns, eval_lengths, period)
+
+
+def run_period(config: TrainConfig, env: envs.Env, start: RunState, hp, period) -> tuple[RunState, dict]:
+    """One evaluation period: iterations_per_eval iterations, the divergence check, the evaluation."""
+    count = iterations_per_eval(config)
+    carry = run_chunk(config, env, count, hp, start_period(config, hp, start), period * count)
+    return finish_period(config, env, start, carry, hp, period)
+
+
+def period_parts(config: TrainConfig, env: envs.Env) -> loop.PeriodParts:
+    """run_period in chunks (see loop.PeriodParts)."""
+    count = iterations_per_eval(config)
+    length = loop.chunk_length(count)
+    return loop.PeriodParts(
+        functools.partial(start_period, config), functools.partial(run_chunk, config, env, length),
+        functools.partial(finish_period, config, env), count, length,
+    )
 
 
 def fresh_run(config: TrainConfig, env: envs.Env, hp, key: jax.Array) -> RunState:
@@ -261,7 +292,8 @@ def make_runs(config: TrainConfig, hp: Any, keys: jax.Array, mesh) -> loop.Runs:
     """The fused loop over a runs axis (hp, keys: leading [num_runs])."""
     env = jittable_env(config)
     return loop.Runs(
-        hp, keys, mesh, functools.partial(fresh_run, config, env), functools.partial(run_period, config, env)
+        hp, keys, mesh, functools.partial(fresh_run, config, env), functools.partial(run_period, config, env),
+        parts=period_parts(config, env),
     )
 
 

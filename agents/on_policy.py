@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from agents import AGENTS, loop
+from agents import AGENTS, loop, training_metrics
 from agents.common import ConfigError
 from agents.loop import RunState, TrainConfig
 from agents.normalizers import ReturnScaler, normalize_clipped
@@ -121,15 +121,39 @@ def env_step(config: TrainConfig, env: envs.Env, hp, run: RunState, _) -> tuple[
         final_obs=normalized(config, obs_stats, timestep.final_obs),
     )
     run = run.replace(env_state=env_state, obs=timestep.obs, obs_stats=obs_stats, return_scaler=return_scaler, key=key)
-    return run, (transition, jnp.where(done, timestep.episode_return, 0.0), done)
+    return run, (transition, jnp.where(done, timestep.episode_return, 0.0), jnp.where(done, timestep.episode_length, 0), done)
 
 
-def iteration(config: TrainConfig, env: envs.Env, hp, carry, rollout_index):
+class Period(NamedTuple):
+    """What an evaluation period carries from rollout to rollout besides the run itself."""
+
+    run: RunState
+    finished_return: jax.Array
+    """Sum of the returns of the training episodes finished in this period."""
+    finished_length: jax.Array
+    finished_count: jax.Array
+    first_bad_step: jax.Array
+    """The env step after the first rollout whose loss was NaN/Inf in this period; -1 if none."""
+    totals: training_metrics.Totals
+    """The sums of the metrics of this period's updates (their means go to metrics.csv)."""
+
+
+def collect(config: TrainConfig, env: envs.Env, hp, run: RunState):
+    """A rollout of num_steps steps -> (run, (rollout, episode returns, episode lengths, episode ends))."""
+    return jax.lax.scan(functools.partial(env_step, config, env, hp), run, None, length=config.agent_config.num_steps)
+
+
+def start_period(config: TrainConfig, env: envs.Env, hp, run: RunState) -> Period:
+    """The carry of a fresh period."""
+    update = functools.partial(AGENTS[config.agent].update, config.agent_config, hp)
+    shapes = jax.eval_shape(lambda: update(run.agent, collect(config, env, hp, run)[1][0], run.key)[1])
+    zero = jnp.zeros((), jnp.int32)
+    return Period(run, jnp.zeros((), jnp.float32), zero, zero, jnp.array(-1, jnp.int32), training_metrics.start(shapes))
+
+
+def iteration(config: TrainConfig, env: envs.Env, hp, carry: Period, rollout_index) -> tuple[Period, None]:
     """Collect a rollout, then the agent's update on it (scan body over a period's rollouts)."""
-    run, finished_return, finished_count, first_bad_step = carry
-    run, (rollout, episode_returns, episode_ends) = jax.lax.scan(
-        functools.partial(env_step, config, env, hp), run, None, length=config.agent_config.num_steps
-    )
+    run, (rollout, episode_returns, episode_lengths, episode_ends) = collect(config, env, hp, carry.run)
     key, update_key = jax.random.split(run.key)
     if config.agent_config.anneal_lr:
         num_rollouts = config.total_steps // rollout_steps(config)
@@ -137,33 +161,52 @@ def iteration(config: TrainConfig, env: envs.Env, hp, carry, rollout_index):
     agent_state, metrics = AGENTS[config.agent].update(config.agent_config, hp, run.agent, rollout, update_key)
     bad = ~jnp.isfinite(metrics["loss"])
     env_steps_after = (rollout_index + 1) * rollout_steps(config)
-    return (
+    return Period(
         run.replace(agent=agent_state, key=key),
-        finished_return + jnp.sum(episode_returns),
-        finished_count + jnp.sum(episode_ends),
-        jnp.where((first_bad_step < 0) & bad, env_steps_after, first_bad_step),
-    ), metrics
+        carry.finished_return + jnp.sum(episode_returns),
+        carry.finished_length + jnp.sum(episode_lengths),
+        carry.finished_count + jnp.sum(episode_ends),
+        jnp.where((carry.first_bad_step < 0) & bad, env_steps_after, carry.first_bad_step),
+        # each rollout's metrics are means over as many minibatch updates: they weigh the same
+        training_metrics.add(carry.totals, jax.tree.map(lambda m: m[None], metrics), jnp.array(True)),
+    ), None
 
 
-def run_period(config: TrainConfig, env: envs.Env, start: RunState, hp, period) -> tuple[RunState, dict]:
-    """One evaluation period; a run whose loss, parameters or statistics turn NaN/Inf is frozen
-    (see agents.loop.freeze_if_diverged) and its eval returns read NaN."""
-    count = config.eval_every // rollout_steps(config)
-    carry = (start, jnp.zeros((), jnp.float32), jnp.zeros((), jnp.int32), jnp.array(-1, jnp.int32))
-    (run, finished_return, finished_count, first_bad_step), metrics = jax.lax.scan(
-        functools.partial(iteration, config, env, hp), carry, period * count + jnp.arange(count)
-    )
+def run_chunk(config: TrainConfig, env: envs.Env, length: int, hp, carry: Period, first) -> Period:
+    """`length` rollouts and updates from rollout `first`."""
+    carry, _ = jax.lax.scan(functools.partial(iteration, config, env, hp), carry, first + jnp.arange(length))
+    return carry
+
+
+def finish_period(config: TrainConfig, env: envs.Env, start: RunState, carry: Period, hp, period) -> tuple[RunState, dict]:
+    """The divergence check (a run whose loss, parameters or statistics turned NaN/Inf is frozen, see
+    agents.loop.freeze_if_diverged, and its eval returns read NaN) and the evaluation that end a period."""
     period_end = (period + 1) * config.eval_every
+    run = carry.run
     finite = loop.all_finite((run.agent, run.obs_stats, run.return_scaler))
-    run = loop.freeze_if_diverged(start, run, first_bad_step, period_end, finite)
+    run = loop.freeze_if_diverged(start, run, carry.first_bad_step, period_end, finite)
     act = functools.partial(AGENTS[config.agent].act, config.agent_config, hp, run.agent)
     eval_returns, eval_lengths = loop.evaluate(
         env, lambda obs, key: act(normalized(config, run.obs_stats, obs), key, True), config.eval_episodes, run.eval_key
     )
-    last_metrics = jax.tree.map(lambda m: m[-1], metrics)
+    metrics = {**training_metrics.means(carry.totals), **training_metrics.network_metrics(run.agent)}
+    if config.agent_config.obs_norm == "rsnorm_clipped":
+        metrics.update(training_metrics.rsnorm_metrics(run.obs_stats))
     return run, loop.period_metrics(
-        run, last_metrics, eval_returns, eval_lengths, finished_return, finished_count, period_end
+        run, metrics, eval_returns, eval_lengths, carry.finished_return, carry.finished_count, period_end,
+        carry.finished_length,
     )
+
+
+def rollouts_per_eval(config: TrainConfig) -> int:
+    return config.eval_every // rollout_steps(config)
+
+
+def run_period(config: TrainConfig, env: envs.Env, start: RunState, hp, period) -> tuple[RunState, dict]:
+    """One evaluation period: its rollouts and updates, the divergence check, the evaluation."""
+    count = rollouts_per_eval(config)
+    carry = run_chunk(config, env, count, hp, start_period(config, env, hp, start), period * count)
+    return finish_period(config, env, start, carry, hp, period)
 
 
 def make_env(config: TrainConfig) -> envs.Env:
@@ -174,7 +217,15 @@ def make_env(config: TrainConfig) -> envs.Env:
 def make_runs(config: TrainConfig, hp: Any, keys: jax.Array, mesh) -> loop.Runs:
     """The on-policy loop over a runs axis (hp, keys: leading [num_runs])."""
     env = make_env(config)
-    return loop.Runs(hp, keys, mesh, functools.partial(init, config, env), functools.partial(run_period, config, env))
+    count = rollouts_per_eval(config)
+    length = loop.chunk_length(count)
+    parts = loop.PeriodParts(
+        functools.partial(start_period, config, env), functools.partial(run_chunk, config, env, length),
+        functools.partial(finish_period, config, env), count, length,
+    )
+    return loop.Runs(
+        hp, keys, mesh, functools.partial(init, config, env), functools.partial(run_period, config, env), parts=parts
+    )
 
 
 def train(config: TrainConfig, hparams: Any, key: jax.Array) -> tuple[RunState, dict]:

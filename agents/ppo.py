@@ -276,7 +276,8 @@ def update(config: Config, hp: Hyperparams, state: State, rollout, key: jax.Arra
     """Advantages of the rollout, then num_epochs x num_minibatches minibatch updates.
 
     rollout: an agents.on_policy.Rollout, leaves [num_steps, num_envs, ...]. Metrics are means over
-    all minibatch updates (grad_norm: the global norm before clipping).
+    all minibatch updates (grad_norm: the global norm before clipping), plus the explained variance
+    of the value targets by the values collected with the rollout, 1 - Var(target - value) / Var(target).
     """
     next_values = state.critic(rollout.final_obs)
     advantages, targets = gae(
@@ -294,7 +295,8 @@ def update(config: Config, hp: Hyperparams, state: State, rollout, key: jax.Arra
         return jax.lax.scan(lambda s, batch: update_minibatch(config, hp, s, batch), state, minibatches)
 
     state, metrics = jax.lax.scan(epoch, state, jax.random.split(key, config.num_epochs))
-    return state, jax.tree.map(jnp.mean, metrics)
+    explained_variance = 1.0 - jnp.var(targets - rollout.value) / jnp.maximum(jnp.var(targets), 1e-8)
+    return state, {**jax.tree.map(jnp.mean, metrics), "explained_variance": explained_variance}
 
 
 AGENT = Agent(name="ppo", summary=__doc__.splitlines()[0], Config=Config, Hyperparams=Hyperparams, init=init,

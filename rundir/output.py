@@ -45,16 +45,7 @@ class EvalLog:
         """A new file; or, with after_step (resuming), the existing one with the rows of later
         evaluations (written after the checkpoint being resumed) removed."""
         header = (*RUN_COLUMNS, *swept, *EVAL_COLUMNS)
-        kept = []
-        if after_step is not None and path.exists():
-            with path.open(newline="") as existing:
-                kept = [row for row in csv.DictReader(existing) if int(row["env_step"]) <= after_step]
-        partial = path.with_suffix(path.suffix + ".tmp")
-        with partial.open("w", newline="") as fresh:
-            writer = csv.writer(fresh)
-            writer.writerow(header)
-            writer.writerows([row[name] for name in header] for row in kept)
-        partial.replace(path)  # atomic: the old rows survive an interruption here
+        rewrite(path, header, kept_rows(path, after_step)[1])
         self._file = path.open("a", newline="")
         self._writer = csv.writer(self._file)
         self._swept = swept
@@ -78,6 +69,74 @@ class EvalLog:
 
     def close(self) -> None:
         self._file.close()
+
+
+def kept_rows(path: Path, after_step: int | None) -> tuple[list[str] | None, list[dict]]:
+    """(header, rows up to env step after_step) of an existing log; (None, []) for a new one."""
+    if after_step is None or not path.exists():
+        return None, []
+    with path.open(newline="") as existing:
+        reader = csv.DictReader(existing)
+        return reader.fieldnames, [row for row in reader if int(row["env_step"]) <= after_step]
+
+
+def rewrite(path: Path, header, rows: list[dict]) -> None:
+    """Writes `path` with `header` and `rows` atomically: the old rows survive an interruption here."""
+    partial = path.with_suffix(path.suffix + ".tmp")
+    with partial.open("w", newline="") as fresh:
+        writer = csv.writer(fresh)
+        writer.writerow(header)
+        writer.writerows([row[name] for name in header] for row in rows)
+    partial.replace(path)
+
+
+NOT_TRAINING = ("diverged_at", "env_steps", "eval_return", "eval_length")
+"""Keys of the period's metrics that are not training metrics (evals.csv has the evaluation)."""
+
+
+def training_names(metrics: dict) -> list[str]:
+    """The training metrics among a period's metrics, sorted by name."""
+    return sorted(name for name in metrics if name not in NOT_TRAINING)
+
+
+class MetricsLog:
+    """metrics.csv, one row per (run, evaluation), flushed after every evaluation: run, seed, one
+    column per swept hyperparameter, env_step, one column per training metric of the period (see
+    agents/training_metrics.py), env_steps_per_second (all runs, host clock), wall_seconds."""
+
+    def __init__(self, path: Path, swept: list[str], after_step: int | None = None):
+        """A new file, started at the first write; or, with after_step (resuming), the existing one
+        with the rows of later evaluations removed."""
+        self._path, self._swept, self._file = path, swept, None
+        header, kept = kept_rows(path, after_step)
+        if header is not None:
+            rewrite(path, header, kept)
+            self._open(header)
+
+    def _open(self, header) -> None:
+        self._header = list(header)
+        self._file = self._path.open("a", newline="")
+        self._writer = csv.writer(self._file)
+
+    def write(self, runs: list[tuple[int, dict]], env_step: int, metrics: dict, steps_per_second: float,
+              wall_seconds: float) -> None:
+        """runs: (seed, swept values) per run; metrics: [num_runs] host arrays per name."""
+        names = training_names(metrics)
+        if self._file is None:
+            header = [*RUN_COLUMNS, *self._swept, "env_step", *names, "env_steps_per_second", "wall_seconds"]
+            rewrite(self._path, header, [])
+            self._open(header)
+        for run, (seed, values) in enumerate(runs):
+            row = {"run": run, "seed": seed, "env_step": env_step, "env_steps_per_second": f"{steps_per_second:.6g}",
+                   "wall_seconds": f"{wall_seconds:.3f}"}
+            row.update({name: f"{values[name]:.6g}" for name in self._swept})
+            row.update({name: f"{float(metrics[name][run]):.9g}" for name in names})  # float32 round-trips
+            self._writer.writerow([row.get(name, "") for name in self._header])
+        self._file.flush()
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
 
 
 def describe_returns(values: np.ndarray) -> str:
@@ -172,13 +231,62 @@ def draw_iqm(axis, env_steps: np.ndarray, returns: np.ndarray, colour, label: st
     axis.plot(env_steps, iqm(returns), color=colour, linewidth=2.2, linestyle=linestyle, label=label)
 
 
+TRAINING_PANELS = (
+    "critic_loss", "actor_loss", "value_loss", "loss", "mean_q", "alpha", "entropy",
+    "critic_grad_norm", "actor_grad_norm", "grad_norm", "approx_kl", "explained_variance",
+)
+"""The metrics.csv columns training.png draws, those the agent reports, in this order."""
+
+
+def read_metrics(path: Path) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """metrics.csv -> (env steps [num_evals], {metric: [num_runs, num_evals]}) for TRAINING_PANELS."""
+    with path.open(newline="") as file:
+        rows = list(csv.DictReader(file))
+    steps = sorted({int(row["env_step"]) for row in rows})
+    runs = sorted({int(row["run"]) for row in rows})
+    names = [name for name in TRAINING_PANELS if rows and name in rows[0]]
+    table = {name: np.full((len(runs), len(steps)), np.nan) for name in names}
+    for row in rows:
+        for name in names:
+            table[name][runs.index(int(row["run"])), steps.index(int(row["env_step"]))] = float(row[name])
+    return np.asarray(steps), table
+
+
+def plot_training(path: Path, metrics_path: Path, title: str) -> None:
+    """training.png: one panel per training metric of metrics.csv (losses, Q, temperature, entropy,
+    gradient norms), the IQM over runs bold with its 95% bootstrap CI as a band."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    steps, table = read_metrics(metrics_path)
+    if not table:
+        return
+    columns = 3
+    rows = -(-len(table) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(11, 2.8 * rows), dpi=110, squeeze=False)
+    for axis, (name, values) in zip(axes.flat, table.items()):
+        draw_iqm(axis, steps, values, "tab:blue", f"IQM of {len(values)} runs")
+        axis.set_title(name, fontsize=9)
+        axis.set_xlabel("env steps", fontsize=8)
+        axis.tick_params(labelsize=7)
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(table):]:
+        axis.set_visible(False)
+    figure.suptitle(title, fontsize=8)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
 def command_line() -> str:
     return " ".join([Path(sys.executable).name, *sys.argv])
 
 
 def finish(plan, env_steps: list[int], returns: np.ndarray, diverged: list[dict], interrupted: bool,
            compile_seconds: float, wall_seconds: float) -> dict:
-    """Writes summary.json and curves.png of a finished or interrupted training and prints its
+    """Writes summary.json, curves.png and training.png of a finished or interrupted training and prints its
     final returns. returns: [num_runs, evaluations done]. -> the summary."""
     import jax
 
@@ -210,6 +318,8 @@ def finish(plan, env_steps: list[int], returns: np.ndarray, diverged: list[dict]
     write_json(plan.out / "summary.json", summary)
     title = f"{plan.config.agent} on {plan.config.env}\n{plan.resolved['command']}"
     plot_curves(plan.out / "curves.png", np.asarray(env_steps), returns, title, groups if plan.swept else None)
+    if (plan.out / "metrics.csv").exists():
+        plot_training(plan.out / "training.png", plan.out / "metrics.csv", title)
     print(f"\nfinal deterministic eval return ({done_steps} env steps; diverged runs excluded):")
     if plan.swept:
         for entry in summary["settings"]:

@@ -2,7 +2,10 @@
 checkpoints, progress lines and signals. train.py plans and compiles; `Session.run` does the rest.
 
 Nothing is lost: evals.csv grows after every evaluation, a checkpoint is written whole (signals wait
-for it), and SIGINT / SIGTERM end the loop at the next period with the logs and summary written.
+for it), and SIGINT / SIGTERM end the loop at the next chunk of a period (a tenth of it, see
+agents.loop.PeriodParts) with the logs and summary written; --resume goes on from the last checkpoint.
+Inside a period a progress line (env steps, steps/s, ETA, last evaluation) follows every chunk at most
+every PROGRESS_SECONDS when stdout is not a terminal, and is rewritten in place when it is.
 """
 
 from __future__ import annotations
@@ -18,7 +21,11 @@ import numpy as np
 
 from agents import batching
 from agents.common import ConfigError
-from rundir import checkpoint, output
+from rundir import checkpoint, output, trackers
+
+PROGRESS_SECONDS = 30.0
+"""Seconds between progress lines inside a period when stdout is not a terminal (CI, files)."""
+TERMINAL_PROGRESS_SECONDS = 1.0
 
 
 class Session:
@@ -61,8 +68,13 @@ class Session:
         if not plan.run.resume:
             output.write_json(plan.out / "config.json", plan.resolved)
             self.checkpoints = self.open_checkpoints()
-        self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, self.env_steps[-1] if plan.run.resume else None)
+        after_step = self.env_steps[-1] if plan.run.resume else None
+        self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, after_step)
+        self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step)
+        self.trackers = [trackers.TensorBoardLog(plan.out, plan.rows, after_step)] if plan.run.tensorboard else []
         self.started = time.perf_counter() - self.earlier_seconds
+        self.session_start = self.last_progress = time.perf_counter()
+        self.first_step, self.status_shown = (self.env_steps[-1] if self.env_steps else 0), False
         interrupted = False
         signal.signal(signal.SIGTERM, raise_interrupt)
         try:
@@ -73,6 +85,9 @@ class Session:
             print(f"\ninterrupted after {len(self.env_steps)} of {config.num_evals} evaluations", file=sys.stderr)
         finally:
             self.log.close()
+            self.metrics_log.close()
+            for tracker in self.trackers:
+                tracker.close()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
             if fresh and not self.env_steps:  # stopped or crashed before any evaluation: nothing to keep
                 shutil.rmtree(plan.out)
@@ -91,13 +106,18 @@ class Session:
         """One evaluation period: run it, log it, report divergences, checkpoint, print progress."""
         plan, config = self.plan, self.plan.config
         period_start = time.perf_counter()
-        state, metrics = plan.runs.run_period(state, period)
+        state, metrics = plan.runs.run_period(state, period, functools.partial(self.report_progress, period))
         metrics = jax.tree.map(lambda m: m[: plan.num_runs], batching.to_host(metrics))
         now = time.perf_counter()
+        seconds = now - period_start
         step = (period + 1) * config.eval_every
         self.env_steps.append(step)
         self.returns.append(metrics["eval_return"])
         self.log.write(plan.rows, step, metrics, now - self.started)
+        steps_per_second = config.eval_every * plan.num_runs / seconds
+        self.metrics_log.write(plan.rows, step, metrics, steps_per_second, now - self.started)
+        for tracker in self.trackers:
+            tracker.write(step, metrics, steps_per_second)
         for run_index in np.flatnonzero(metrics["diverged_at"] >= 0):
             if run_index not in self.diverged:
                 self.report_divergence(int(run_index), int(metrics["diverged_at"][run_index]))
@@ -111,7 +131,6 @@ class Session:
             }
             with deferred_interrupts():
                 self.checkpoints.save(period + 1, state, progress)
-        seconds = now - period_start
         print(
             f"[{step:>9}/{config.total_steps}] {config.eval_every * plan.num_runs / seconds:8.0f} env-steps/s (all runs)  "
             f"ETA {seconds * (config.num_evals - period - 1):5.0f} s  "
@@ -119,6 +138,33 @@ class Session:
             flush=True,
         )
         return state
+
+    def report_progress(self, period: int, fraction: float) -> None:
+        """After each chunk (fraction: of the period done): a progress line, at most every
+        PROGRESS_SECONDS (TERMINAL_PROGRESS_SECONDS, rewritten in place, on a terminal)."""
+        now, terminal = time.perf_counter(), sys.stdout.isatty()
+        if now - self.last_progress < (TERMINAL_PROGRESS_SECONDS if terminal else PROGRESS_SECONDS):
+            return
+        self.last_progress = now
+        config, num_runs = self.plan.config, self.plan.num_runs
+        step = round((period + fraction) * config.eval_every)
+        rate = (step - self.first_step) / max(now - self.session_start, 1e-9)  # env steps per second per run
+        last = output.describe_returns(self.returns[-1]) if self.returns else "none yet"
+        line = (
+            f"[{step:>9}/{config.total_steps}] {rate * num_runs:8.0f} env-steps/s (all runs)  "
+            f"ETA {(config.total_steps - step) / max(rate, 1e-9):5.0f} s  last eval return: {last}"
+        )
+        if terminal:
+            print("\r\033[K" + line, end="", flush=True)
+            self.status_shown = True
+        else:
+            print(line, flush=True)
+
+    def clear_status(self) -> None:
+        """Removes the in-place progress line of a terminal before a line that stays."""
+        if self.status_shown:
+            print("\r\033[K", end="")
+            self.status_shown = False
 
     def report_divergence(self, run_index: int, env_step: int) -> None:
         seed, values = self.plan.rows[run_index]

@@ -10,16 +10,31 @@ import orbax.checkpoint as ocp
 import pytest
 
 import train
-from rundir import output
+from rundir import output, session
 
 FLAGS = ["sac", "--seeds", "2", "--total-steps", "400", "--eval-every", "100", "--eval-episodes", "1",
-         "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8"]
+         "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8", "--tensorboard"]
 RESULT_COLUMNS = ("run", "seed", "env_step", "eval_return", "eval_length", "train_return")
 
 
 def rows(out):
     with (out / "evals.csv").open() as file:
         return [tuple(row[name] for name in RESULT_COLUMNS) for row in csv.DictReader(file)]
+
+
+def metric_rows(out):
+    """metrics.csv without its host clock columns."""
+    with (out / "metrics.csv").open() as file:
+        return [{k: v for k, v in row.items() if k not in ("env_steps_per_second", "wall_seconds")} for row in csv.DictReader(file)]
+
+
+def tensorboard_scalars(out, run_name):
+    """{tag: [(step, value)]} of one run's event files, read with TensorBoard's own reader."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    events = EventAccumulator(str(out / "tensorboard" / run_name))
+    events.Reload()
+    return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
 def stored_state(out, step):
@@ -53,8 +68,24 @@ def test_a_resumed_run_reproduces_the_uninterrupted_one_bit_for_bit(uninterrupte
         assert train.main([*FLAGS, "--out", str(out)]) == 130
     assert sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1", "2"]
     assert json.loads((out / "summary.json").read_text())["interrupted"]
+    assert len(metric_rows(out)) == 4  # evaluations 1 and 2 of both runs; the 3rd was interrupted
     assert train.main(["--resume", str(out)]) == 0
     assert rows(out) == rows(uninterrupted)
+    assert metric_rows(out) == metric_rows(uninterrupted)
+    assert {"critic_loss", "mean_q", "alpha", "alpha_last", "entropy", "actor_grad_norm", "critic_param_norm",
+            "train_length"} <= metric_rows(out)[0].keys()
+    # TensorBoard: the resumed run's curves are the uninterrupted run's (the interrupted session's
+    # later steps purged), every metric of metrics.csv included
+    scalars = tensorboard_scalars(out, "run1-seed1")
+    assert scalars.keys() == tensorboard_scalars(uninterrupted, "run1-seed1").keys()
+    evals = [row for row in rows(out) if row[0] == "1"]
+    assert [(step, f"{value:.6g}") for step, value in scalars["eval/return"]] == [(int(r[2]), r[3]) for r in evals]
+    critic_loss = [float(row["critic_loss"]) for row in metric_rows(out) if row["run"] == "1"]
+    np.testing.assert_allclose([value for _, value in scalars["train/critic_loss"]], critic_loss, rtol=1e-6)
+    assert {f"train/{name}" for name in metric_rows(out)[0] if name not in ("run", "seed", "env_step")} <= scalars.keys()
+    steps, table = output.read_metrics(out / "metrics.csv")
+    assert steps.tolist() == [100, 200, 300, 400] and table["critic_loss"].shape == (2, 4)
+    assert (out / "training.png").stat().st_size > 0
     whole, resumed = stored_state(uninterrupted, 4), stored_state(out, 4)
     flat_whole, flat_resumed = dict(_flatten(whole)), dict(_flatten(resumed))
     assert flat_whole.keys() == flat_resumed.keys() and any("buffer" in k for k in flat_whole)
@@ -73,7 +104,8 @@ def _flatten(tree, prefix=""):
         yield prefix, np.asarray(tree)
 
 
-def test_resume_falls_back_from_a_corrupted_checkpoint_and_refuses_when_none_is_readable(uninterrupted, tmp_path, capsys):
+def test_resume_falls_back_from_a_corrupted_checkpoint_and_refuses_when_none_is_readable(uninterrupted, tmp_path, capsys, monkeypatch):
+    monkeypatch.setattr(session, "PROGRESS_SECONDS", 0.0)  # a line after every chunk (stdout is captured: no terminal)
     out = tmp_path / "copy"
     shutil.copytree(uninterrupted, out)
     # corrupt the newest checkpoint (4): the run resumes from 3 and rewrites 4
@@ -85,6 +117,10 @@ def test_resume_falls_back_from_a_corrupted_checkpoint_and_refuses_when_none_is_
     assert train.main(["--resume", str(out)]) == 0
     captured = capsys.readouterr().out
     assert "skipped unreadable checkpoint" in captured and "after 3 evaluations" in captured
+    # progress inside the period: 10 chunks of 10 iterations, the last eval return of evaluation 3
+    progress = [line for line in captured.splitlines() if "last eval return" in line]
+    assert [line.split("]")[0] for line in progress] == [f"[{step:>9}/400" for step in range(310, 401, 10)]
+    assert all("env-steps/s (all runs)  ETA" in line and "\r" not in line for line in progress)
     assert rows(out) == rows(uninterrupted)
     for step in ("3", "4"):
         shutil.rmtree(out / "checkpoints" / step / "state")

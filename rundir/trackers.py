@@ -1,0 +1,51 @@
+"""Live views of a training beside the CSV logs: TensorBoard event files (--tensorboard) and
+Weights & Biases runs (--wandb PROJECT), one per Occam run, fed after every evaluation with the
+evaluation and every training metric of the period (the columns of evals.csv and metrics.csv).
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+
+from rundir import output
+
+
+def run_name(index: int, seed: int, values: dict) -> str:
+    """The name of run `index` in the trackers: run<index>-seed<seed>[-<swept>=<value>...]."""
+    setting = "".join(f"-{name}={value:.4g}" for name, value in values.items())
+    return f"run{index}-seed{seed}{setting}"
+
+
+def scalars(metrics: dict, run: int) -> dict[str, float]:
+    """The period's values of run `run` under tracker tags: eval/return, eval/length, train/<metric>."""
+    values = {"eval/return": metrics["eval_return"][run], "eval/length": metrics["eval_length"][run]}
+    values.update({f"train/{name}": metrics[name][run] for name in output.training_names(metrics)})
+    return {tag: float(value) for tag, value in values.items() if np.isfinite(value)}
+
+
+class TensorBoardLog:
+    """OUT/tensorboard/<run name>/ event files (tensorboardX), one directory per run: `tensorboard
+    --logdir OUT` shows every run. Resuming after env step S purges the later steps of the first
+    session, so the curves do not fork."""
+
+    def __init__(self, out: Path, rows: list[tuple[int, dict]], after_step: int | None = None):
+        from tensorboardX import SummaryWriter
+
+        purge = None if after_step is None else after_step + 1
+        self.writers = [
+            SummaryWriter(str(out / "tensorboard" / run_name(index, seed, values)), purge_step=purge)
+            for index, (seed, values) in enumerate(rows)
+        ]
+
+    def write(self, env_step: int, metrics: dict, steps_per_second: float) -> None:
+        for run, writer in enumerate(self.writers):
+            for tag, value in scalars(metrics, run).items():
+                writer.add_scalar(tag, value, env_step)
+            writer.add_scalar("time/env_steps_per_second", steps_per_second, env_step)
+            writer.flush()
+
+    def close(self) -> None:
+        for writer in self.writers:
+            writer.close()
