@@ -353,7 +353,9 @@ def make_plan(agent_name: str, command: Command) -> Plan:
         )
     if run.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0 (0: no checkpoints), got {run.checkpoint_every}")
-    config = TrainConfig.of(agent_name, command.config, run)
+    config = dataclasses.replace(
+        TrainConfig.of(agent_name, command.config, run), refill_buffer=bool(run.resume) and not run.buffer_checkpoint
+    )
     try:
         max_steps = envs.make(config.env).spec.max_episode_steps
     except ValueError as error:  # unknown env ids

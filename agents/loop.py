@@ -48,6 +48,9 @@ class TrainConfig(RunConfig):
     """Agent name, a key of agents.AGENTS."""
     agent_config: Any
     """The agent's static Config."""
+    refill_buffer: bool = False
+    """Off-policy: the run resumes from a checkpoint without its replay buffer, so updates wait
+    until the buffer again holds learning_starts transitions."""
 
     @classmethod
     def of(cls, agent: str, agent_config: Any, run: RunConfig) -> "TrainConfig":

@@ -180,10 +180,11 @@ def learn(config: TrainConfig, hp, carry: Period, actions, timestep: envs.Timest
             terminated=timestep.terminated.astype(jnp.float32),
         ),
     )
-    # the size test only matters after a resume without the buffer in the checkpoint: updates
-    # wait until the buffer again holds learning_starts transitions
-    refilled = min(config.agent_config.learning_starts, buffer_capacity(config))
-    learning = (index >= first_learning_iteration(config)) & (replay.size >= refilled)
+    # unbatched across runs, so that skipping the updates before learning starts is a real branch
+    learning = index >= first_learning_iteration(config)
+    if config.refill_buffer:  # resumed without the replay buffer: updates wait until it holds
+        # learning_starts transitions again (the size is batched: under vmap the branch becomes a select)
+        learning &= replay.size >= min(config.agent_config.learning_starts, buffer_capacity(config))
     updates = config.agent_config.utd * config.num_envs
     # the global index of each update, the same in every run: policy delays stay real branches
     first_update = (index - first_learning_iteration(config)) * updates
