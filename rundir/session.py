@@ -112,7 +112,7 @@ class Session:
         seconds = now - period_start
         step = (period + 1) * config.eval_every
         self.env_steps.append(step)
-        self.returns.append(metrics["eval_return"])
+        self.returns.append(np.asarray(metrics["eval_return"], np.float64))  # as restored from a checkpoint
         self.log.write(plan.rows, step, metrics, now - self.started)
         steps_per_second = config.eval_every * plan.num_runs / seconds
         self.metrics_log.write(plan.rows, step, metrics, steps_per_second, now - self.started)
