@@ -144,7 +144,7 @@ class Runs:
         return jitted.lower(*shapes).compile()
 
     def compile(self) -> None:
-        self.hp, self.keys = jax.device_put(self.hp, self.sharded), jax.device_put(self.keys, self.sharded)
+        self.hp, self.keys = batching.global_runs((self.hp, self.keys), self.sharded)
         self.init_compiled = self.compiled(self.init_fn, self.hp, self.keys, in_axes=(0, 0))
         period = jax.ShapeDtypeStruct((), jnp.int32)
         self.period_compiled = self.compiled(
