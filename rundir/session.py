@@ -26,6 +26,7 @@ class Session:
 
     def __init__(self, plan):
         self.plan = plan
+        self.primary = jax.process_index() == 0  # under jax.distributed, process 0 writes the run directory
         self.open_checkpoints = functools.partial(checkpoint.Checkpoints, plan.out, without=plan.left_out)
         self.env_steps, self.returns, self.diverged, self.earlier_seconds = [], [], {}, 0.0
         if plan.run.resume:  # checked before compiling
@@ -59,9 +60,11 @@ class Session:
         fresh = not plan.out.exists()
         plan.out.mkdir(parents=True, exist_ok=True)
         if not plan.run.resume:
-            output.write_json(plan.out / "config.json", plan.resolved)
+            if self.primary:
+                output.write_json(plan.out / "config.json", plan.resolved)
             self.checkpoints = self.open_checkpoints()
-        self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, self.env_steps[-1] if plan.run.resume else None)
+        if self.primary:
+            self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, self.env_steps[-1] if plan.run.resume else None)
         self.started = time.perf_counter() - self.earlier_seconds
         interrupted = False
         signal.signal(signal.SIGTERM, raise_interrupt)
@@ -72,9 +75,10 @@ class Session:
             interrupted = True
             print(f"\ninterrupted after {len(self.env_steps)} of {config.num_evals} evaluations", file=sys.stderr)
         finally:
-            self.log.close()
+            if self.primary:
+                self.log.close()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            if fresh and not self.env_steps:  # stopped or crashed before any evaluation: nothing to keep
+            if fresh and self.primary and not self.env_steps:  # stopped or crashed before any evaluation: nothing to keep
                 shutil.rmtree(plan.out)
         if not self.env_steps:
             if fresh:
@@ -97,7 +101,8 @@ class Session:
         step = (period + 1) * config.eval_every
         self.env_steps.append(step)
         self.returns.append(metrics["eval_return"])
-        self.log.write(plan.rows, step, metrics, now - self.started)
+        if self.primary:
+            self.log.write(plan.rows, step, metrics, now - self.started)
         for run_index in np.flatnonzero(metrics["diverged_at"] >= 0):
             if run_index not in self.diverged:
                 self.report_divergence(int(run_index), int(metrics["diverged_at"][run_index]))
