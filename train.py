@@ -16,6 +16,7 @@ import dataclasses
 import difflib
 import io
 import json
+import os
 import re
 import shutil
 import sys
@@ -281,18 +282,71 @@ class Plan:
         return [(seed, {name: self.settings[index][name] for name in self.swept}) for index, seed in self.runs_of]
 
 
+DISTRIBUTED = "OCCAM_DISTRIBUTED"
+"""Set to 1 to run as one process of several (jax.distributed); see join_processes."""
+
+
+def join_processes() -> None:
+    """With OCCAM_DISTRIBUTED=1, joins the other processes of the run through jax.distributed: the
+    coordinator address, process count and this process's id come from JAX_COORDINATOR_ADDRESS,
+    JAX_NUM_PROCESSES and JAX_PROCESS_ID where set, else from the cluster (SLURM's srun, Open MPI,
+    ...), as jax.distributed.initialize detects it. The runs axis then spans every process's devices.
+    Processes other than 0 print nothing to stdout: process 0 prints the same lines."""
+    if os.environ.get(DISTRIBUTED, "0") == "0":
+        return
+    import jax
+
+    try:
+        counts = {name: int(os.environ[var]) for name, var in (("num_processes", "JAX_NUM_PROCESSES"),
+                                                              ("process_id", "JAX_PROCESS_ID")) if var in os.environ}
+    except ValueError as error:
+        raise ConfigError(f"JAX_NUM_PROCESSES and JAX_PROCESS_ID take integers ({error})") from None
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")  # CPU devices need it to talk across processes
+    try:
+        jax.distributed.initialize(**counts)
+    except (RuntimeError, ValueError) as error:
+        raise ConfigError(f"{DISTRIBUTED}=1: jax.distributed.initialize failed: {str(error).splitlines()[0]}") from None
+    if jax.process_index() != 0:
+        sys.stdout = open(os.devnull, "w")
+
+
+def plan_on_every_process(agent_name: str, command: Command, check_only: bool):
+    """-> (the plan, its Session; None with check_only). Under jax.distributed the processes then
+    wait for each other: none creates the run directory before every one has checked it, and all
+    stop if one cannot run."""
+    import jax
+    import numpy as np
+
+    error, plan, session = None, None, None
+    try:
+        plan = make_plan(agent_name, command)
+        if not check_only:
+            from rundir.session import Session
+
+            session = Session(plan)
+    except ConfigError as raised:
+        error = raised
+    if jax.process_count() > 1:
+        from jax.experimental import multihost_utils
+
+        failed = np.flatnonzero(multihost_utils.process_allgather(np.int32(error is not None)))
+        if error is None and len(failed):
+            raise ConfigError(f"process(es) {failed.tolist()} cannot run this command: see their error lines")
+    if error is not None:
+        raise error
+    return plan, session
+
+
 def main(argv: list[str] | None = None, check_only: bool = False) -> int:
     """Runs the command line; check_only validates everything up to compiling and returns 0 or 2."""
     argv = sys.argv[1:] if argv is None else argv
     try:
+        join_processes()
         resume = flag_value(argv, "--resume")
         agent_name, command = resumed(resume, argv) if resume is not None else parse(argv)
-        plan = make_plan(agent_name, command)
+        plan, session = plan_on_every_process(agent_name, command, check_only)
         if check_only:
             return 0
-        from rundir.session import Session
-
-        session = Session(plan)
         run = plan.run
         preset = f" (preset {run.preset})" if run.preset else ""
         grid = f" x {len(plan.settings)} settings of {', '.join(plan.swept)}" if plan.swept else ""

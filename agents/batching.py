@@ -72,6 +72,24 @@ def run_sharding(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec("runs"))
 
 
+def global_runs(tree: Any, sharding: NamedSharding) -> Any:
+    """`tree` (the same values on every process, a leading runs axis on every leaf) as global arrays
+    split by `sharding`, each process placing only its own devices' rows.
+
+    Under jax.distributed the runs axis spans several processes: jax.device_put is made for arrays
+    on this process's devices, so each shard is built from the host copy with
+    jax.make_array_from_callback; PRNG keys go through their raw data.
+    """
+
+    def place(leaf):
+        if jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            return jax.random.wrap_key_data(place(jax.random.key_data(leaf)), impl=jax.random.key_impl(leaf))
+        host = np.asarray(leaf)
+        return jax.make_array_from_callback(host.shape, sharding, lambda index: host[index])
+
+    return jax.tree.map(place, tree)
+
+
 def replicated(mesh: Mesh) -> NamedSharding:
     return NamedSharding(mesh, PartitionSpec())
 

@@ -24,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from agents import loop, off_policy
+from agents import batching, loop, off_policy
 from agents.common import ConfigError
 from agents.loop import RunState, TrainConfig
 from agents.off_policy import Period
@@ -74,6 +74,11 @@ class HostRuns(loop.Runs):
         env = envs.make(config.env)
         if not isinstance(env, envs.HostEnv):
             raise ConfigError(f"{config.env} is a jittable env: use the fused loop, agents.off_policy.make_runs")
+        if jax.process_count() > 1:  # the host loop reads every run's actions, which span the processes
+            raise ConfigError(
+                f"{config.env} is stepped on the host, which runs in one process only: run gym/ ids without "
+                f"jax.distributed (this is one of {jax.process_count()} processes)"
+            )
         off_policy.validate(config, env.spec)
         self.config, self.env, self.seeds = config, env, seeds
         spec = env.spec
@@ -86,7 +91,7 @@ class HostRuns(loop.Runs):
     def compile(self) -> None:
         """Compiles every jitted piece and builds the gymnasium envs (one per run and env)."""
         config, spec, num_runs = self.config, self.env.spec, self.num_runs
-        self.hp, self.keys = jax.device_put(self.hp, self.sharded), jax.device_put(self.keys, self.sharded)
+        self.hp, self.keys = batching.global_runs((self.hp, self.keys), self.sharded)
         state, hp, index = self.state_shape, self.hp, jax.ShapeDtypeStruct((), jnp.int32)
         per_env = lambda dtype: jax.ShapeDtypeStruct((num_runs, config.num_envs), dtype)  # noqa: E731
         actions = jax.ShapeDtypeStruct((num_runs, config.num_envs, spec.action_dim), jnp.float32)

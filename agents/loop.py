@@ -168,7 +168,7 @@ class Runs:
         )
 
     def compile(self) -> None:
-        self.hp, self.keys = jax.device_put(self.hp, self.sharded), jax.device_put(self.keys, self.sharded)
+        self.hp, self.keys = batching.global_runs((self.hp, self.keys), self.sharded)
         self.init_compiled = self.jitted(self.init_fn, (0, 0)).lower(self.hp, self.keys).compile()
         index = jax.ShapeDtypeStruct((), jnp.int32)
         parts = self.parts

@@ -6,6 +6,11 @@ record of the host-side progress (evaluations done, returns so far, diverged run
 Writes are synchronous and atomic: orbax writes into a temporary directory and renames it when
 complete, so an interrupted write leaves the previous checkpoint as the latest readable one. The
 newest `keep` checkpoints are kept.
+
+Under jax.distributed every process saves and restores the shards of its own devices (orbax
+0.12's multi-process checkpointing: process 0 writes the metadata and the progress record and
+commits the directory after a barrier), so the directory must be one path every process shares.
+Resuming is tested with the process count and devices of the save (tests/test_multihost.py).
 """
 
 from __future__ import annotations

@@ -315,6 +315,8 @@ def finish(plan, env_steps: list[int], returns: np.ndarray, diverged: list[dict]
     }
     if plan.swept:
         summary["settings"] = rank_settings(plan.settings, groups, returns[:, -1])
+    if jax.process_index() != 0:  # under jax.distributed, process 0 writes and prints the results
+        return summary
     write_json(plan.out / "summary.json", summary)
     title = f"{plan.config.agent} on {plan.config.env}\n{plan.resolved['command']}"
     plot_curves(plan.out / "curves.png", np.asarray(env_steps), returns, title, groups if plan.swept else None)

@@ -33,6 +33,7 @@ class Session:
 
     def __init__(self, plan):
         self.plan = plan
+        self.primary = jax.process_index() == 0  # under jax.distributed, process 0 writes the run directory
         self.open_checkpoints = functools.partial(checkpoint.Checkpoints, plan.out, without=plan.left_out)
         self.env_steps, self.returns, self.diverged, self.earlier_seconds = [], [], {}, 0.0
         if plan.run.resume:  # checked before compiling
@@ -66,12 +67,14 @@ class Session:
         fresh = not plan.out.exists()
         plan.out.mkdir(parents=True, exist_ok=True)
         if not plan.run.resume:
-            output.write_json(plan.out / "config.json", plan.resolved)
+            if self.primary:
+                output.write_json(plan.out / "config.json", plan.resolved)
             self.checkpoints = self.open_checkpoints()
         after_step = self.env_steps[-1] if plan.run.resume else None
-        self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, after_step)
-        self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step)
-        self.trackers = [trackers.TensorBoardLog(plan.out, plan.rows, after_step)] if plan.run.tensorboard else []
+        if self.primary:  # under jax.distributed, process 0 alone writes the run directory
+            self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, after_step)
+            self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step)
+        self.trackers = [trackers.TensorBoardLog(plan.out, plan.rows, after_step)] if plan.run.tensorboard and self.primary else []
         self.started = time.perf_counter() - self.earlier_seconds
         self.session_start = self.last_progress = time.perf_counter()
         self.first_step, self.status_shown = (self.env_steps[-1] if self.env_steps else 0), False
@@ -84,12 +87,13 @@ class Session:
             interrupted = True
             print(f"\ninterrupted after {len(self.env_steps)} of {config.num_evals} evaluations", file=sys.stderr)
         finally:
-            self.log.close()
-            self.metrics_log.close()
+            if self.primary:
+                self.log.close()
+                self.metrics_log.close()
             for tracker in self.trackers:
                 tracker.close()
             signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            if fresh and not self.env_steps:  # stopped or crashed before any evaluation: nothing to keep
+            if fresh and self.primary and not self.env_steps:  # stopped or crashed before any evaluation: nothing to keep
                 shutil.rmtree(plan.out)
         if not self.env_steps:
             if fresh:
@@ -113,9 +117,10 @@ class Session:
         step = (period + 1) * config.eval_every
         self.env_steps.append(step)
         self.returns.append(np.asarray(metrics["eval_return"], np.float64))  # as restored from a checkpoint
-        self.log.write(plan.rows, step, metrics, now - self.started)
         steps_per_second = config.eval_every * plan.num_runs / seconds
-        self.metrics_log.write(plan.rows, step, metrics, steps_per_second, now - self.started)
+        if self.primary:
+            self.log.write(plan.rows, step, metrics, now - self.started)
+            self.metrics_log.write(plan.rows, step, metrics, steps_per_second, now - self.started)
         for tracker in self.trackers:
             tracker.write(step, metrics, steps_per_second)
         for run_index in np.flatnonzero(metrics["diverged_at"] >= 0):
