@@ -21,7 +21,7 @@ import time
 import jax
 import numpy as np
 
-from agents import batching, loop
+from agents import batching, loop, spectral_probe
 from agents.common import ConfigError
 from rundir import checkpoint, output, trackers
 
@@ -37,6 +37,8 @@ class Session:
         self.plan = plan
         self.open_checkpoints = functools.partial(checkpoint.Checkpoints, plan.out, without=plan.left_out)
         self.env_steps, self.returns, self.diverged, self.earlier_seconds = [], [], {}, 0.0
+        # the same planes (key) at every probe; one compiled program for all of them
+        self.probe = jax.jit(functools.partial(spectral_probe.simplicity_scores, plan.config, grid_size=plan.run.probe_grid_size))
         if plan.run.resume:  # checked before compiling
             self.checkpoints = self.open_checkpoints()
             saved_runs = self.checkpoints.num_runs()
@@ -85,7 +87,8 @@ class Session:
             self.checkpoints = self.open_checkpoints()
         after_step = (self.env_steps[-1] if self.env_steps else 0) if plan.run.resume else None
         self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, after_step)
-        self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step)
+        probed = tuple(f"{network}_simplicity" for network in spectral_probe.NETWORKS) if plan.run.probe_every else ()
+        self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step, probed)
         self.trackers = [trackers.TensorBoardLog(plan.out, plan.rows, after_step)] if plan.run.tensorboard else []
         self.started = time.perf_counter() - self.earlier_seconds
         self.session_start = self.last_progress = time.perf_counter()
@@ -140,6 +143,11 @@ class Session:
             return None
         jax.block_until_ready(metrics)
         seconds = time.perf_counter() - period_start
+        probe = ""
+        if plan.run.probe_every and (period + 1) % plan.run.probe_every == 0:
+            probe_start = time.perf_counter()
+            metrics = {**metrics, **jax.block_until_ready(self.probe(state, jax.random.key(0)))}
+            probe = f"  probe {time.perf_counter() - probe_start:.1f} s"
         metrics = jax.tree.map(lambda m: m[: plan.num_runs], batching.to_host(metrics))
         now = time.perf_counter()
         step = (period + 1) * config.eval_every
@@ -161,7 +169,7 @@ class Session:
         print(
             f"[{step:>9}/{config.total_steps}] {config.eval_every * plan.num_runs / seconds:8.0f} env-steps/s (all runs)  "
             f"ETA {seconds * (config.num_evals - period - 1):5.0f} s  "
-            f"eval return: {output.describe_returns(metrics['eval_return'])}",
+            f"eval return: {output.describe_returns(metrics['eval_return'])}{probe}",
             flush=True,
         )
         return state
