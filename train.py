@@ -64,6 +64,11 @@ class RunArgs(RunConfig):
     is read from its config.json)."""
     tensorboard: bool = False
     """Also write TensorBoard event files of every evaluation and training metric to OUT/tensorboard/<run>."""
+    probe_every: int = 0
+    """Every this many evaluations, add the spectral probe's simplicity score (mean 1/c) of each run's
+    critic and actor to metrics.csv (critic_simplicity, actor_simplicity; 0: never)."""
+    probe_grid_size: int = 64
+    """Grid points per axis of each of the probe's 4 planes per network with --probe-every (its cost grows with the square)."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,6 +77,10 @@ class OnPolicyRunArgs(RunArgs):
 
     buffer_checkpoint: tyro.conf.Suppress[bool] = True
     """On-policy runs keep no replay buffer: not offered."""
+    probe_every: tyro.conf.Suppress[int] = 0
+    """The spectral probe reads off-policy actors and critics: not offered."""
+    probe_grid_size: tyro.conf.Suppress[int] = 64
+    """Not offered either."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,6 +184,10 @@ def parse(argv: list[str]) -> tuple[str, Command]:
     return name, command
 
 
+PROBE_FLAGS = ("--probe-every", "--probe-grid-size")
+"""Flags of off-policy runs only (OnPolicyRunArgs suppresses them)."""
+
+
 def parse_error(report: str, agent: Agent) -> str:
     """tyro's multi-line parse error report -> one line saying what to change."""
     name = agent.name
@@ -199,6 +212,8 @@ def parse_error(report: str, agent: Agent) -> str:
         flags = [token for token in unknown if token.startswith("-")]
         if not flags:
             return f"unexpected value {unknown[0]!r} (a switch such as --overwrite takes no value)"
+        if flags[0] in PROBE_FLAGS:
+            return f"{name} has no flag {flags[0]}: the spectral probe reads the critic and actor of off-policy agents"
         close = difflib.get_close_matches(flags[0], known_flags(agent), n=1)
         hint = f"did you mean {close[0]}? " if close else ""
         return f"{name} has no flag {flags[0]}; {hint}python train.py {name} --help lists them"
@@ -407,6 +422,10 @@ def make_plan(agent_name: str, command: Command) -> Plan:
         )
     if run.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0 (0: no checkpoints), got {run.checkpoint_every}")
+    if run.probe_every < 0:
+        raise ConfigError(f"--probe-every must be >= 0 (0: no probe), got {run.probe_every}")
+    if run.probe_every and run.probe_grid_size < 2:
+        raise ConfigError(f"--probe-grid-size must be at least 2, got {run.probe_grid_size}")
     config = dataclasses.replace(
         TrainConfig.of(agent_name, command.config, run), refill_buffer=bool(run.resume) and not run.buffer_checkpoint
     )

@@ -50,3 +50,19 @@ def sample(buffer: ReplayBuffer, key: jax.Array, batch_size: int) -> Any:
     """
     indices = jax.random.randint(key, (batch_size,), 0, jnp.maximum(buffer.size, 1))
     return jax.tree.map(lambda store: store[indices], buffer.data)
+
+
+def rows_to_overwrite(buffer: ReplayBuffer, n: int) -> ReplayBuffer:
+    """The next n rows (n <= capacity) that `add` overwrites, with this buffer's insert_at and size:
+    a small record from which `before_adds` gives this buffer back after up to n more rows."""
+    indices = (buffer.insert_at + jnp.arange(n)) % buffer.capacity
+    return buffer.replace(data=jax.tree.map(lambda store: store[indices], buffer.data))
+
+
+def before_adds(later: ReplayBuffer, record: ReplayBuffer) -> ReplayBuffer:
+    """The buffer `record` (rows_to_overwrite(buffer, n)) was taken of, from `later`, the same
+    buffer after at most n rows were added: its overwritten rows put back."""
+    n = jax.tree.leaves(record.data)[0].shape[0]
+    indices = (record.insert_at + jnp.arange(n)) % later.capacity
+    data = jax.tree.map(lambda store, old: store.at[indices].set(old), later.data, record.data)
+    return ReplayBuffer(data=data, insert_at=record.insert_at, size=record.size)

@@ -143,15 +143,17 @@ class HostRuns(loop.Runs):
         state, self.actions = self.restart_compiled(state, obs, index, self.hp)
         return state
 
-    def run_period(self, state: RunState, period: int, on_chunk=None) -> tuple[RunState, dict]:
-        """See loop.Runs.run_period: the same chunk boundaries as the fused loop."""
+    def run_period(self, state: RunState, period: int, on_chunk=None, resume_at=None) -> tuple[RunState, dict]:
+        """See loop.Runs.run_period: the same chunk boundaries as the fused loop. A stop inside the
+        period raises loop.Stopped without the carry (gymnasium's env states cannot be stored: the
+        run resumes at the period's start), so resume_at is always None here."""
         count = off_policy.iterations_per_eval(self.config)
         length = loop.chunk_length(count)
         carry = self.start_compiled(self.hp, state)  # a copy: `state` stays the period's start
         for done in range(length, count + 1, length):
             carry = self.iterate(carry, period * count + done - length, length)
-            if on_chunk is not None:
-                on_chunk(done / count)
+            if on_chunk is not None and on_chunk(done / count) and done < count:
+                raise loop.Stopped()
         run, carry = self.close_compiled(state, carry, np.int32(period))
         eval_returns, eval_lengths = self.evaluate(run)
         return run, self.metrics_compiled(run, carry, eval_returns, eval_lengths, np.int32(period))

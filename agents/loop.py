@@ -10,6 +10,7 @@ everything around that is here, written once.
 from __future__ import annotations
 
 import dataclasses
+import functools
 from typing import Any, Callable, NamedTuple
 
 import flax.struct
@@ -17,7 +18,7 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from agents import AGENTS, batching
+from agents import AGENTS, batching, buffer
 from agents.common import ConfigError
 from networks import rsnorm
 
@@ -134,6 +135,33 @@ class PeriodParts(NamedTuple):
     iterations: int
     """Iterations per period (env steps / num_envs off-policy; rollouts on-policy)."""
     chunk_length: int
+    replay_rows: int = 0
+    """Replay buffer rows a period adds (off-policy: eval_every; on-policy: none)."""
+
+
+class Stopped(Exception):
+    """Raised by run_period when on_chunk asks to stop inside a period. start, carry: the period's
+    start state and its carry after `done` iterations, to go on from (None where the loop cannot:
+    the host-stepped one, whose env states live on the host)."""
+
+    def __init__(self, start: Any = None, carry: Any = None, done: int = 0):
+        super().__init__(f"stopped after {done} iterations of the period")
+        self.start, self.carry, self.done = start, carry, done
+
+
+def start_record(rows: int, start: RunState) -> RunState:
+    """The period's start state as a stop checkpoint keeps it beside the carry: its replay buffer cut
+    to the `rows` rows the period overwrites (the others are in the carry's buffer, stored once)."""
+    if start.buffer is None:
+        return start
+    return start.replace(buffer=buffer.rows_to_overwrite(start.buffer, min(rows, start.buffer.capacity)))
+
+
+def start_from_record(record: RunState, carry: Any) -> RunState:
+    """The period's start state from start_record's record and the carry (whose .run holds the buffer)."""
+    if record.buffer is None:
+        return record
+    return record.replace(buffer=buffer.before_adds(carry.run.buffer, record.buffer))
 
 
 class Runs:
@@ -143,7 +171,9 @@ class Runs:
     init: (hp, key) -> RunState; run_period: (state, hp, period) -> (state, metrics of the period,
     ending with its evaluation), the whole period in one function (shape checks, benchmarks);
     parts: the same period in chunks (PeriodParts), which is what runs. train.py calls compile(),
-    init() (or resume(...)), then run_period(state, period, on_chunk) once per evaluation.
+    init() (or resume(...)), then run_period(state, period, on_chunk) once per evaluation; a
+    period stopped inside (Stopped) is stored with stop_record and goes on with from_stop_record
+    and run_period's resume_at.
     agents/host_loop.py's HostRuns reuses the batching and sharding of `jitted`.
     """
 
@@ -173,6 +203,7 @@ class Runs:
         index = jax.ShapeDtypeStruct((), jnp.int32)
         parts = self.parts
         carry = jax.eval_shape(batching.vmap_runs(parts.begin, self.num_runs), self.hp, self.state_shape)
+        self.carry_shape = carry
         self.begin_compiled = self.jitted(parts.begin, (0, 0)).lower(self.hp, self.state_shape).compile()
         chunk = self.jitted(parts.chunk, (0, 0, None), donate=(1,))
         self.chunk_compiled = chunk.lower(self.hp, carry, index).compile()
@@ -186,18 +217,37 @@ class Runs:
         """The checkpoint holds everything, env states included: nothing to restore."""
         return state
 
-    def run_period(self, state: RunState, period: int, on_chunk: Callable[[int], None] | None = None) -> tuple[RunState, dict]:
+    def run_period(self, state: RunState, period: int, on_chunk: Callable[[float], bool] | None = None,
+                   resume_at: tuple[Any, int] | None = None) -> tuple[RunState, dict]:
         """One evaluation period, chunk by chunk; on_chunk(fraction of the period done) runs after
-        each chunk has finished (it may raise KeyboardInterrupt to stop there)."""
+        each chunk has finished and returns True to stop there (raising Stopped, unless the period
+        is done). resume_at: (carry, iterations done) of a period stopped inside, to go on from."""
         parts = self.parts
-        carry = self.begin_compiled(self.hp, state)  # a copy: `state` stays the period's start
+        # begin copies: `state` stays the period's start
+        carry, done = resume_at if resume_at is not None else (self.begin_compiled(self.hp, state), 0)
         first = period * parts.iterations
-        for done in range(parts.chunk_length, parts.iterations + 1, parts.chunk_length):
-            carry = self.chunk_compiled(self.hp, carry, jnp.int32(first + done - parts.chunk_length))
+        while done < parts.iterations:
+            carry = self.chunk_compiled(self.hp, carry, jnp.int32(first + done))
+            done += parts.chunk_length
             if on_chunk is not None:
                 jax.block_until_ready(carry)
-                on_chunk(done / parts.iterations)
+                if on_chunk(done / parts.iterations) and done < parts.iterations:
+                    raise Stopped(state, carry, done)
         return self.finish_compiled(state, carry, self.hp, jnp.int32(period))
+
+    def stop_record(self, stopped: Stopped) -> dict:
+        """What a stop checkpoint holds: {"start": start_record of the period's start, "carry"}."""
+        record = self.jitted(functools.partial(start_record, self.parts.replay_rows), (0,))(stopped.start)
+        return {"start": record, "carry": stopped.carry}
+
+    def stop_record_shape(self) -> dict:
+        """stop_record's shapes (jax.ShapeDtypeStruct leaves), the layout to restore."""
+        record = batching.vmap_runs(functools.partial(start_record, self.parts.replay_rows), self.num_runs)
+        return {"start": jax.eval_shape(record, self.state_shape), "carry": self.carry_shape}
+
+    def from_stop_record(self, record: dict) -> tuple[RunState, Any]:
+        """-> (the stopped period's start state, its carry) from a restored stop_record."""
+        return self.jitted(start_from_record, (0, 0))(record["start"], record["carry"]), record["carry"]
 
 
 def make_runs(config: TrainConfig, hp: Any, keys: jax.Array, seeds: list[int], mesh) -> Runs:

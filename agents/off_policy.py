@@ -270,7 +270,7 @@ def period_parts(config: TrainConfig, env: envs.Env) -> loop.PeriodParts:
     length = loop.chunk_length(count)
     return loop.PeriodParts(
         functools.partial(start_period, config), functools.partial(run_chunk, config, env, length),
-        functools.partial(finish_period, config, env), count, length,
+        functools.partial(finish_period, config, env), count, length, replay_rows=config.eval_every,
     )
 
 

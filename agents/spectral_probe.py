@@ -84,6 +84,22 @@ def probe_run(
     return probe_function(function, center, scale, key, n_planes, settings)
 
 
+TRAINING_PLANES = 4
+"""Planes per network of the probe during training (train.py --probe-every)."""
+
+
+def simplicity_scores(config: TrainConfig, state: RunState, key: jax.Array, grid_size: int) -> dict:
+    """Each run's simplicity score (mean 1/c over TRAINING_PLANES planes of the simba-hann protocol on
+    a grid_size x grid_size grid) of its critic and actor: {"critic_simplicity", "actor_simplicity"}:
+    [num_runs] each (state: batched [num_runs, ...]). The same key gives the same planes every time."""
+    settings = dataclasses.replace(PROTOCOLS["simba-hann"], grid_size=grid_size)
+
+    def score(run: RunState, network: str) -> jax.Array:
+        return probe_run(config, run, key, network, TRAINING_PLANES, settings).mean()
+
+    return {f"{network}_simplicity": jax.vmap(functools.partial(score, network=network))(state) for network in NETWORKS}
+
+
 def load_run(directory: str) -> tuple[TrainConfig, RunState]:
     """(config, batched run state [num_runs, ...]) of an off-policy run directory, from its newest
     readable checkpoint (which must hold the replay buffer: the planes are centered on its inputs)."""

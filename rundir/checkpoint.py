@@ -15,7 +15,9 @@ Resuming is tested with the process count and devices of the save (tests/test_mu
 
 from __future__ import annotations
 
+import functools
 import logging
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +29,7 @@ from agents.common import ConfigError
 logging.getLogger("absl").setLevel(logging.ERROR)  # orbax logs every save at INFO
 
 DIRECTORY = "checkpoints"
+STOPPED = "stopped"
 
 
 def _is_key(leaf: Any) -> bool:
@@ -50,26 +53,31 @@ def _abstract(state_shape: Any, sharding) -> Any:
     return jax.tree.map(leaf, state_shape)
 
 
-def _rewrap(restored: Any, like: Any) -> Any:
-    """Keys back from their data, with the implementation of the keys in `like` (same structure)."""
-    return jax.tree.map(
-        lambda x, ref: jax.random.wrap_key_data(x, impl=jax.random.key_impl(ref)) if _is_key(ref) else x,
-        restored,
-        like,
-    )
+def _rewrap(restored: Any, like: Any, impl) -> Any:
+    """Keys back from their data, where `like` (same structure; arrays or shapes) has keys."""
+    return jax.tree.map(lambda x, ref: jax.random.wrap_key_data(x, impl=impl) if _is_key(ref) else x, restored, like)
 
 
 class Checkpoints:
     """The checkpoints of one run directory. `without` names top-level state fields left out of
-    the checkpoint (e.g. "buffer"); restoring fills them from a fresh state."""
+    the checkpoint (e.g. "buffer"); restoring fills them from a fresh state.
+
+    Beside the checkpoints after evaluations, at most one stop checkpoint (OUT/checkpoints/stopped/<the
+    iteration reached>) holds a period stopped inside: its start and carry (agents.loop.Runs.stop_record).
+    It is newer than every other, so resuming takes it first; the next checkpoint after an evaluation drops it.
+    """
 
     def __init__(self, out: Path, keep: int = 2, without: tuple[str, ...] = ()):
         self.directory = (Path(out) / DIRECTORY).resolve()
         self.without = without
-        self._manager = ocp.CheckpointManager(
-            self.directory,
-            options=ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False),
-        )
+        options = ocp.CheckpointManagerOptions(max_to_keep=keep, enable_async_checkpointing=False)
+        self._manager = ocp.CheckpointManager(self.directory, options=options)
+
+    @functools.cached_property
+    def _stopped(self) -> ocp.CheckpointManager:
+        """The stop checkpoint's manager (made on first use: it creates its directory)."""
+        options = ocp.CheckpointManagerOptions(max_to_keep=1, enable_async_checkpointing=False)
+        return ocp.CheckpointManager(self.directory / STOPPED, options=options)
 
     def _kept(self, state: Any) -> Any:
         return state.replace(**{name: None for name in self.without}) if self.without else state
@@ -83,9 +91,43 @@ class Checkpoints:
             ),
         )
 
+    def save_stopped(self, iteration: int, record: Any, progress: dict) -> None:
+        """Stores a period stopped after `iteration` iterations of the run (record: Runs.stop_record)."""
+        self.drop_stopped()
+        self._stopped.save(
+            iteration,
+            args=ocp.args.Composite(state=ocp.args.StandardSave(_storable(record)), progress=ocp.args.JsonSave(progress)),
+        )
+
+    def drop_stopped(self) -> None:
+        """Removes the stop checkpoint (once a checkpoint after an evaluation is newer)."""
+        if (self.directory / STOPPED).is_dir():
+            shutil.rmtree(self.directory / STOPPED)
+            self.__dict__.pop("_stopped", None)  # a manager made again on next use
+
+    def has_stopped(self) -> bool:
+        return (self.directory / STOPPED).is_dir() and bool(self._stopped.all_steps())
+
+    def restore_stopped(self, record_shape: Any, sharding, impl) -> tuple[Any, dict] | None:
+        """-> (record, progress) of the stop checkpoint, or None (with a warning) when it cannot be read.
+        record_shape: Runs.stop_record_shape(); impl: the PRNG key implementation of the runs."""
+        step = self._stopped.latest_step()
+        try:
+            restored = self._stopped.restore(
+                step,
+                args=ocp.args.Composite(
+                    state=ocp.args.StandardRestore(_abstract(record_shape, sharding)), progress=ocp.args.JsonRestore()
+                ),
+            )
+        except Exception as error:  # orbax raises many types for unreadable files
+            print(f"warning: skipped the unreadable stop checkpoint {self.directory / STOPPED / str(step)}: "
+                  f"{type(error).__name__}: {str(error)[:200]}")
+            return None
+        return _rewrap(restored.state, record_shape, impl), restored.progress
+
     def require_one(self) -> None:
         """Raises ConfigError unless a checkpoint exists (checked before compiling a resumed run)."""
-        if not self._manager.all_steps():
+        if not self._manager.all_steps() and not self.has_stopped():
             raise ConfigError(
                 f"no checkpoint in {self.directory}: the run stopped before its first checkpoint or ran "
                 "with --checkpoint-every 0 (to train it, start it again without --resume)"
@@ -95,10 +137,11 @@ class Checkpoints:
         """The size of the runs axis of the newest checkpoint whose metadata reads (restore falls
         back the same way); None when none reads, which restore then reports."""
         self.require_one()
-        for step in sorted(self._manager.all_steps(), reverse=True):
+        stopped = [(STOPPED, str(step), "start") for step in self._stopped.all_steps()] if self.has_stopped() else []
+        for *path, record in stopped + [(str(step), None) for step in sorted(self._manager.all_steps(), reverse=True)]:
             try:
-                metadata = ocp.StandardCheckpointer().metadata(self.directory / str(step) / "state").item_metadata
-                return metadata["diverged_at"].shape[0]
+                metadata = ocp.StandardCheckpointer().metadata(self.directory.joinpath(*path, "state")).item_metadata
+                return (metadata[record] if record else metadata)["diverged_at"].shape[0]
             except Exception:  # orbax raises many types for unreadable files, or returns no metadata
                 continue
         return None
@@ -123,7 +166,7 @@ class Checkpoints:
                 continue
             if failures:
                 print("warning: skipped unreadable checkpoint(s):\n  " + "\n  ".join(failures))
-            state = _rewrap(restored.state, kept)
+            state = _rewrap(restored.state, kept, jax.random.key_impl(fresh_state.key))
             if self.without:
                 state = state.replace(**{name: getattr(fresh_state, name) for name in self.without})
             return state, restored.progress

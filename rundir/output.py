@@ -104,10 +104,11 @@ class MetricsLog:
     column per swept hyperparameter, env_step, one column per training metric of the period (see
     agents/training_metrics.py), env_steps_per_second (all runs, host clock), wall_seconds."""
 
-    def __init__(self, path: Path, swept: list[str], after_step: int | None = None):
+    def __init__(self, path: Path, swept: list[str], after_step: int | None = None, sometimes: tuple[str, ...] = ()):
         """A new file, started at the first write; or, with after_step (resuming), the existing one
-        with the rows of later evaluations removed."""
-        self._path, self._swept, self._file = path, swept, None
+        with the rows of later evaluations removed. sometimes: metrics not in every row (the
+        probe's), columns from the start and empty where a row lacks them."""
+        self._path, self._swept, self._file, self._sometimes = path, swept, None, sometimes
         header, kept = kept_rows(path, after_step)
         if header is not None:
             rewrite(path, header, kept)
@@ -123,7 +124,8 @@ class MetricsLog:
         """runs: (seed, swept values) per run; metrics: [num_runs] host arrays per name."""
         names = training_names(metrics)
         if self._file is None:
-            header = [*RUN_COLUMNS, *self._swept, "env_step", *names, "env_steps_per_second", "wall_seconds"]
+            columns = sorted({*names, *self._sometimes})
+            header = [*RUN_COLUMNS, *self._swept, "env_step", *columns, "env_steps_per_second", "wall_seconds"]
             rewrite(self._path, header, [])
             self._open(header)
         for run, (seed, values) in enumerate(runs):

@@ -3,7 +3,9 @@ checkpoints, progress lines and signals. train.py plans and compiles; `Session.r
 
 Nothing is lost: evals.csv grows after every evaluation, a checkpoint is written whole (signals wait
 for it), and SIGINT / SIGTERM end the loop at the next chunk of a period (a tenth of it, see
-agents.loop.PeriodParts) with the logs and summary written; --resume goes on from the last checkpoint.
+agents.loop.PeriodParts) with a stop checkpoint of the period so far (its start state and carry) and the
+logs and summary written; --resume goes on from that chunk (a second signal stops at once, and --resume
+then goes on from the last checkpoint).
 Inside a period a progress line (env steps, steps/s, ETA, last evaluation) follows every chunk at most
 every PROGRESS_SECONDS when stdout is not a terminal, and is rewritten in place when it is.
 """
@@ -19,7 +21,7 @@ import time
 import jax
 import numpy as np
 
-from agents import batching
+from agents import batching, loop, spectral_probe
 from agents.common import ConfigError
 from rundir import checkpoint, output, trackers
 
@@ -36,6 +38,8 @@ class Session:
         self.primary = jax.process_index() == 0  # under jax.distributed, process 0 writes the run directory
         self.open_checkpoints = functools.partial(checkpoint.Checkpoints, plan.out, without=plan.left_out)
         self.env_steps, self.returns, self.diverged, self.earlier_seconds = [], [], {}, 0.0
+        # the same planes (key) at every probe; one compiled program for all of them
+        self.probe = jax.jit(functools.partial(spectral_probe.simplicity_scores, plan.config, grid_size=plan.run.probe_grid_size))
         if plan.run.resume:  # checked before compiling
             self.checkpoints = self.open_checkpoints()
             saved_runs = self.checkpoints.num_runs()
@@ -47,16 +51,29 @@ class Session:
                 )
 
     def start(self):
-        """The runs' first state: fresh, or the checkpoint's when resuming."""
+        """The runs' first state: fresh, or the checkpoint's when resuming (the stop checkpoint's
+        period start, with its carry in self.resume_at, when there is one)."""
         plan = self.plan
         state = plan.runs.init()
+        self.resume_at, self.first_step = None, 0
         if plan.run.resume:
-            state, progress = self.checkpoints.restore(state, plan.runs.sharded)
-            state = plan.runs.resume(state, len(progress["env_steps"]))
+            stopped = None
+            if self.checkpoints.has_stopped():
+                impl = jax.random.key_impl(state.key)
+                stopped = self.checkpoints.restore_stopped(plan.runs.stop_record_shape(), plan.runs.sharded, impl)
+            if stopped is not None:
+                record, progress = stopped
+                state, carry = plan.runs.from_stop_record(record)
+                self.resume_at, self.first_step = (carry, progress["iterations_done"]), progress["env_step"]
+            else:
+                state, progress = self.checkpoints.restore(state, plan.runs.sharded)
+                state = plan.runs.resume(state, len(progress["env_steps"]))
+                self.first_step = progress["env_steps"][-1]
             self.env_steps, self.earlier_seconds = progress["env_steps"], progress["wall_seconds"]
             self.returns = [np.asarray(values, np.float64) for values in progress["returns"]]
             self.diverged = {entry["run"]: entry for entry in progress["diverged"]}
-            print(f"resumed from the checkpoint after {len(self.env_steps)} evaluations ({self.env_steps[-1]} env steps)")
+            where = "a stop checkpoint inside a period" if stopped is not None else "the checkpoint"
+            print(f"resumed from {where} after {len(self.env_steps)} evaluations ({self.first_step} env steps)")
         return state
 
     def run(self, compile_seconds: float) -> int:
@@ -70,32 +87,44 @@ class Session:
             if self.primary:
                 output.write_json(plan.out / "config.json", plan.resolved)
             self.checkpoints = self.open_checkpoints()
-        after_step = self.env_steps[-1] if plan.run.resume else None
+        after_step = (self.env_steps[-1] if self.env_steps else 0) if plan.run.resume else None
         if self.primary:  # under jax.distributed, process 0 alone writes the run directory
             self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, after_step)
-            self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step)
+            probed = tuple(f"{network}_simplicity" for network in spectral_probe.NETWORKS) if plan.run.probe_every else ()
+            self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step, probed)
         self.trackers = [trackers.TensorBoardLog(plan.out, plan.rows, after_step)] if plan.run.tensorboard and self.primary else []
         self.started = time.perf_counter() - self.earlier_seconds
         self.session_start = self.last_progress = time.perf_counter()
-        self.first_step, self.status_shown = (self.env_steps[-1] if self.env_steps else 0), False
+        self.status_shown, self.stop_signal, self.stop_saved_at = False, None, None
         interrupted = False
-        signal.signal(signal.SIGTERM, raise_interrupt)
+        previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
             for period in range(len(self.env_steps), config.num_evals):
                 state = self.run_period(state, period)
+                if self.stop_signal is not None:
+                    break
+            interrupted = len(self.env_steps) < config.num_evals
         except KeyboardInterrupt:
             interrupted = True
-            print(f"\ninterrupted after {len(self.env_steps)} of {config.num_evals} evaluations", file=sys.stderr)
         finally:
             if self.primary:
                 self.log.close()
                 self.metrics_log.close()
             for tracker in self.trackers:
                 tracker.close()
-            signal.signal(signal.SIGTERM, signal.SIG_DFL)
-            if fresh and self.primary and not self.env_steps:  # stopped or crashed before any evaluation: nothing to keep
+            for sig, handler in previous.items():
+                signal.signal(sig, handler)
+            # stopped or crashed before any evaluation or stop checkpoint: nothing to keep
+            if fresh and self.primary and not self.env_steps and self.stop_saved_at is None:
                 shutil.rmtree(plan.out)
+        if interrupted:
+            self.clear_status()
+            where = "the last checkpoint" if self.stop_saved_at is None else f"env step {self.stop_saved_at}, where it stopped"
+            print(f"\ninterrupted after {len(self.env_steps)} of {config.num_evals} evaluations; "
+                  f"--resume {plan.out} goes on from {where}", file=sys.stderr)
         if not self.env_steps:
+            if self.stop_saved_at is not None:
+                return 130
             if fresh:
                 print(f"no evaluation finished; removed {plan.out}, so the same command can run again", file=sys.stderr)
             else:
@@ -110,10 +139,21 @@ class Session:
         """One evaluation period: run it, log it, report divergences, checkpoint, print progress."""
         plan, config = self.plan, self.plan.config
         period_start = time.perf_counter()
-        state, metrics = plan.runs.run_period(state, period, functools.partial(self.report_progress, period))
+        resume_at, self.resume_at = self.resume_at, None
+        try:
+            state, metrics = plan.runs.run_period(state, period, functools.partial(self.on_chunk, period), resume_at=resume_at)
+        except loop.Stopped as stopped:
+            self.save_stopped(period, stopped)
+            return None
+        jax.block_until_ready(metrics)
+        seconds = time.perf_counter() - period_start
+        probe = ""
+        if plan.run.probe_every and (period + 1) % plan.run.probe_every == 0:
+            probe_start = time.perf_counter()
+            metrics = {**metrics, **jax.block_until_ready(self.probe(state, jax.random.key(0)))}
+            probe = f"  probe {time.perf_counter() - probe_start:.1f} s"
         metrics = jax.tree.map(lambda m: m[: plan.num_runs], batching.to_host(metrics))
         now = time.perf_counter()
-        seconds = now - period_start
         step = (period + 1) * config.eval_every
         self.env_steps.append(step)
         self.returns.append(np.asarray(metrics["eval_return"], np.float64))  # as restored from a checkpoint
@@ -127,22 +167,50 @@ class Session:
             if run_index not in self.diverged:
                 self.report_divergence(int(run_index), int(metrics["diverged_at"][run_index]))
         every = plan.run.checkpoint_every
-        if every and ((period + 1) % every == 0 or period + 1 == config.num_evals):
-            progress = {
-                "env_steps": self.env_steps,
-                "returns": [values.tolist() for values in self.returns],
-                "diverged": list(self.diverged.values()),
-                "wall_seconds": now - self.started,
-            }
+        if every and ((period + 1) % every == 0 or period + 1 == config.num_evals or self.stop_signal is not None):
             with deferred_interrupts():
-                self.checkpoints.save(period + 1, state, progress)
+                self.checkpoints.save(period + 1, state, self.progress())
+                self.checkpoints.drop_stopped()
         print(
             f"[{step:>9}/{config.total_steps}] {config.eval_every * plan.num_runs / seconds:8.0f} env-steps/s (all runs)  "
             f"ETA {seconds * (config.num_evals - period - 1):5.0f} s  "
-            f"eval return: {output.describe_returns(metrics['eval_return'])}",
+            f"eval return: {output.describe_returns(metrics['eval_return'])}{probe}",
             flush=True,
         )
         return state
+
+    def progress(self) -> dict:
+        """The host-side progress a checkpoint keeps."""
+        return {
+            "env_steps": self.env_steps,
+            "returns": [values.tolist() for values in self.returns],
+            "diverged": list(self.diverged.values()),
+            "wall_seconds": time.perf_counter() - self.started,
+        }
+
+    def save_stopped(self, period: int, stopped: loop.Stopped) -> None:
+        """The stop checkpoint of a period stopped inside, where the loop and the settings allow one."""
+        plan = self.plan
+        if stopped.carry is None or not plan.run.checkpoint_every or plan.left_out:
+            return
+        env_step = round((period + stopped.done / plan.runs.parts.iterations) * plan.config.eval_every)
+        progress = {**self.progress(), "iterations_done": stopped.done, "env_step": env_step}
+        with deferred_interrupts():
+            self.checkpoints.save_stopped(env_step, plan.runs.stop_record(stopped), progress)
+        self.stop_saved_at = env_step
+
+    def request_stop(self, signum, frame) -> None:
+        """SIGINT / SIGTERM: stop at the next chunk boundary; a second one stops at once."""
+        if self.stop_signal is not None:
+            raise KeyboardInterrupt
+        self.stop_signal = signum
+        self.clear_status()
+        print("stopping at the end of this chunk (signal again to stop at once)", file=sys.stderr, flush=True)
+
+    def on_chunk(self, period: int, fraction: float) -> bool:
+        """After each chunk: the progress line; -> whether to stop there."""
+        self.report_progress(period, fraction)
+        return self.stop_signal is not None
 
     def report_progress(self, period: int, fraction: float) -> None:
         """After each chunk (fraction: of the period done): a progress line, at most every
@@ -194,7 +262,3 @@ class deferred_interrupts:
         if self.received is not None and exc[0] is None:
             raise KeyboardInterrupt
 
-
-def raise_interrupt(signum, frame):
-    """SIGTERM ends a run like Ctrl-C: the logs gathered so far are written."""
-    raise KeyboardInterrupt

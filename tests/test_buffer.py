@@ -25,3 +25,15 @@ def test_samples_only_filled_rows_even_when_the_batch_is_larger():
     batch = jax.jit(buffer.sample, static_argnums=2)(replay, jax.random.key(0), 64)
     assert batch["x"].shape == (64,)
     assert set(np.asarray(batch["x"]).tolist()) == {1.0, 2.0, 3.0}
+
+
+def test_a_record_of_the_rows_to_overwrite_gives_the_buffer_back_after_later_adds():
+    replay = buffer.add(buffer.init({"x": jnp.zeros(()), "y": jnp.zeros((2,))}, capacity=5), rows(0, 4))
+    record = buffer.rows_to_overwrite(replay, 3)  # slots 4, 0, 1: one empty, two filled
+    np.testing.assert_array_equal(record.data["x"], [0, 0, 1])
+    for added in (0, 1, 3):  # any number of rows up to the record's
+        later = buffer.add(replay, rows(10, added)) if added else replay
+        back = buffer.before_adds(later, record)
+        assert int(back.size) == 4 and int(back.insert_at) == 4
+        for name in ("x", "y"):
+            np.testing.assert_array_equal(back.data[name], replay.data[name])

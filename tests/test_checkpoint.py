@@ -3,7 +3,9 @@ corrupted and partial checkpoints give clear outcomes."""
 
 import csv
 import json
+import os
 import shutil
+import signal
 
 import numpy as np
 import orbax.checkpoint as ocp
@@ -96,6 +98,49 @@ def test_a_resumed_run_reproduces_the_uninterrupted_one_bit_for_bit(uninterrupte
     assert summary["final_eval_return"] == json.loads((uninterrupted / "summary.json").read_text())["final_eval_return"]
 
 
+def signal_at_chunk(monkeypatch, numbers):
+    """SIGINT arrives after the chunks numbered `numbers` (counted over the session's periods, from 1)."""
+    report, calls = session.Session.report_progress, []
+
+    def report_then_signal(self, *args):
+        report(self, *args)
+        calls.append(1)
+        if len(calls) in numbers:
+            os.kill(os.getpid(), signal.SIGINT)
+
+    monkeypatch.setattr(session.Session, "report_progress", report_then_signal)
+
+
+def test_a_run_stopped_inside_a_period_resumes_from_that_chunk_bit_for_bit(uninterrupted, tmp_path, monkeypatch, capsys):
+    out = tmp_path / "stopped"
+    with monkeypatch.context() as patch:
+        signal_at_chunk(patch, {10 + 10 + 4})  # in the third period, at env step 240
+        assert train.main([*FLAGS, "--out", str(out)]) == 130
+    assert "goes on from env step 240, where it stopped" in capsys.readouterr().err
+    assert [p.name for p in (out / "checkpoints" / "stopped").iterdir()] == ["240"]
+    assert len(rows(out)) == 4 and sorted(p.name for p in (out / "checkpoints").iterdir()) == ["1", "2", "stopped"]
+    # the stop checkpoint keeps the period's start state (checkpoint 2) but only the 100 buffer rows
+    # the period overwrites, beside the carry's whole buffer
+    stopped = ocp.StandardCheckpointer().restore((out / "checkpoints" / "stopped" / "240" / "state").resolve())
+    start, start_of_period = dict(_flatten(stopped["start"])), dict(_flatten(stored_state(out, 2)))
+    assert start.keys() == start_of_period.keys()
+    for name, value in start.items():
+        if name.startswith("/buffer/data/"):
+            assert value.shape[1] == 100 and start_of_period[name].shape[1] == 400, name
+            np.testing.assert_array_equal(value, start_of_period[name][:, 200:300], err_msg=name)
+        else:
+            np.testing.assert_array_equal(value, start_of_period[name], err_msg=name)
+    assert train.main(["--resume", str(out)]) == 0
+    assert "resumed from a stop checkpoint inside a period after 2 evaluations (240 env steps)" in capsys.readouterr().out
+    assert not (out / "checkpoints" / "stopped").exists()
+    assert rows(out) == rows(uninterrupted)
+    assert metric_rows(out) == metric_rows(uninterrupted)
+    whole, resumed = dict(_flatten(stored_state(uninterrupted, 4))), dict(_flatten(stored_state(out, 4)))
+    assert whole.keys() == resumed.keys()
+    for name, value in whole.items():
+        np.testing.assert_array_equal(value, resumed[name], err_msg=name)
+
+
 def _flatten(tree, prefix=""):
     if isinstance(tree, dict):
         for key, value in tree.items():
@@ -167,15 +212,18 @@ def test_the_spectral_probe_reads_trained_networks_from_a_checkpoint(uninterrupt
     assert len(scores) == 2 and all(0 < score < np.inf for score in scores)
 
 
-def test_a_resumed_ppo_run_reproduces_the_uninterrupted_one(tmp_path, monkeypatch, capsys):
+def test_a_ppo_run_stopped_in_its_first_period_resumes_from_that_chunk(tmp_path, monkeypatch, capsys):
     flags = ["ppo", "--seeds", "2", "--total-steps", "2048", "--eval-every", "512", "--eval-episodes", "1",
              "--num-envs", "2", "--num-steps", "64"]
     whole, resumed = tmp_path / "whole", tmp_path / "resumed"
     assert train.main([*flags, "--out", str(whole)]) == 0
     with monkeypatch.context() as patch:
-        interrupt_at_evaluation(patch, 3)
+        signal_at_chunk(patch, {2})  # 4 chunks of one rollout per period: env step 256; no evaluation yet
         assert train.main([*flags, "--out", str(resumed)]) == 130
+    assert "goes on from env step 256, where it stopped" in capsys.readouterr().err
+    assert not rows(resumed) and [p.name for p in (resumed / "checkpoints" / "stopped").iterdir()] == ["256"]
     assert train.main(["--resume", str(resumed)]) == 0
-    assert rows(resumed) == rows(whole)
+    assert "resumed from a stop checkpoint inside a period after 0 evaluations (256 env steps)" in capsys.readouterr().out
+    assert rows(resumed) == rows(whole) and metric_rows(resumed) == metric_rows(whole)
     assert train.main([*flags, "--out", str(tmp_path / "x"), "--no-buffer-checkpoint"]) == 2
     assert "error: ppo has no flag --no-buffer-checkpoint" in capsys.readouterr().err  # not offered: no buffer

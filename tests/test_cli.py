@@ -126,7 +126,7 @@ def test_a_run_stopped_before_its_first_evaluation_does_not_block_the_same_comma
     import train
     from agents.loop import Runs
 
-    def fails(self, state, period, on_chunk=None):
+    def fails(self, state, period, on_chunk=None, resume_at=None):
         raise failure
 
     monkeypatch.setattr(Runs, "compile", lambda self: None)  # the failure comes before compiled code runs

@@ -78,3 +78,30 @@ def test_batch_renorm_statistics_are_read_per_network():
     np.testing.assert_allclose(metrics["actor_bn_abs_mean"], 0.0)  # fresh: mean 0, var 1
     np.testing.assert_allclose(metrics["actor_bn_sigma"], 1.0)
     assert set(metrics) == {f"{n}_{m}" for n in ("actor", "critic") for m in ("param_norm", "bn_abs_mean", "bn_sigma")}
+
+
+def test_probe_every_adds_each_run_s_simplicity_scores_to_metrics_csv(tmp_path, capsys):
+    import csv
+
+    import train
+    from agents import spectral_probe
+
+    out = tmp_path / "probed"
+    flags = ["sac", "--seeds", "2", "--total-steps", "300", "--eval-every", "100", "--eval-episodes", "1",
+             "--learning-starts", "50", "--batch-size", "16", "--actor-width", "8", "--critic-width", "8",
+             "--probe-every", "3", "--probe-grid-size", "8"]
+    assert train.main([*flags, "--out", str(out)]) == 0
+    assert "probe" in capsys.readouterr().out.splitlines()[-1]  # the probe's seconds follow its evaluation
+    with (out / "metrics.csv").open() as file:
+        rows = list(csv.DictReader(file))
+    names = ("critic_simplicity", "actor_simplicity")
+    assert [tuple(row[name] == "" for name in names) for row in rows] == [(True, True)] * 4 + [(False, False)] * 2
+    # the scores of the runs' final networks, probed again from the last checkpoint
+    config, state = spectral_probe.load_run(str(out))
+    scores = spectral_probe.simplicity_scores(config, state, jax.random.key(0), 8)
+    for name in names:
+        assert all(0 < float(row[name]) < np.inf for row in rows[4:])
+        np.testing.assert_allclose([float(row[name]) for row in rows[4:]], scores[name], rtol=1e-6, err_msg=name)
+    assert train.main(["ppo", "--probe-every", "1", "--out", str(tmp_path / "ppo")], check_only=True) == 2
+    assert capsys.readouterr().err.strip() == (
+        "error: ppo has no flag --probe-every: the spectral probe reads the critic and actor of off-policy agents")
