@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import difflib
+import importlib.util
 import io
 import json
 import os
@@ -64,6 +65,10 @@ class RunArgs(RunConfig):
     is read from its config.json)."""
     tensorboard: bool = False
     """Also write TensorBoard event files of every evaluation and training metric to OUT/tensorboard/<run>."""
+    wandb: str | None = None
+    """Also log every evaluation and training metric to this Weights & Biases project, one W&B run per
+    run, grouped by the run directory (needs the extra: pip install -e ".[wandb]"; WANDB_MODE=offline
+    writes them under OUT/wandb only)."""
     probe_every: int = 0
     """Every this many evaluations, add the spectral probe's simplicity score (mean 1/c) of each run's
     critic and actor to metrics.csv (critic_simplicity, actor_simplicity; 0: never)."""
@@ -424,6 +429,11 @@ def make_plan(agent_name: str, command: Command) -> Plan:
         raise ConfigError(f"--checkpoint-every must be >= 0 (0: no checkpoints), got {run.checkpoint_every}")
     if run.probe_every < 0:
         raise ConfigError(f"--probe-every must be >= 0 (0: no probe), got {run.probe_every}")
+    if run.wandb is not None:
+        if not run.wandb.strip():
+            raise ConfigError("--wandb takes the name of a W&B project, got an empty one")
+        if importlib.util.find_spec("wandb") is None:
+            raise ConfigError('--wandb needs the wandb package: pip install -e ".[wandb]" (or pip install wandb)')
     if run.probe_every and run.probe_grid_size < 2:
         raise ConfigError(f"--probe-grid-size must be at least 2, got {run.probe_grid_size}")
     config = dataclasses.replace(

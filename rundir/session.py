@@ -92,7 +92,12 @@ class Session:
             self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, after_step)
             probed = tuple(f"{network}_simplicity" for network in spectral_probe.NETWORKS) if plan.run.probe_every else ()
             self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step, probed)
-        self.trackers = [trackers.TensorBoardLog(plan.out, plan.rows, after_step)] if plan.run.tensorboard and self.primary else []
+        self.trackers = []
+        if self.primary:  # under jax.distributed, process 0 alone feeds the trackers
+            if plan.run.tensorboard:
+                self.trackers.append(trackers.TensorBoardLog(plan.out, plan.rows, after_step))
+            if plan.run.wandb:
+                self.trackers.append(trackers.WandbLog(plan.run.wandb, plan.out, plan.rows, plan.resolved))
         self.started = time.perf_counter() - self.earlier_seconds
         self.session_start = self.last_progress = time.perf_counter()
         self.status_shown, self.stop_signal, self.stop_saved_at = False, None, None

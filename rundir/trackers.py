@@ -49,3 +49,28 @@ class TensorBoardLog:
     def close(self) -> None:
         for writer in self.writers:
             writer.close()
+
+
+class WandbLog:
+    """One Weights & Biases run per Occam run in project `project` (wandb, the `[wandb]` extra),
+    grouped by the run directory's name, named as in TensorBoard, with config.json's settings and
+    the run's seed and swept values as its config; its files go under OUT/wandb. WANDB_MODE=offline
+    keeps them on disk (`wandb sync OUT/wandb/offline-run-*` uploads them later). A resumed session
+    starts new W&B runs in the same group, from the first evaluation after the checkpoint."""
+
+    def __init__(self, project: str, out: Path, rows: list[tuple[int, dict]], config: dict):
+        import wandb
+
+        self.runs = [
+            wandb.init(project=project, group=out.name, name=run_name(index, seed, values), dir=str(out),
+                       config={**config, "run_index": index, "seed": seed, **values}, reinit="create_new")
+            for index, (seed, values) in enumerate(rows)
+        ]
+
+    def write(self, env_step: int, metrics: dict, steps_per_second: float) -> None:
+        for index, run in enumerate(self.runs):
+            run.log({**scalars(metrics, index), "time/env_steps_per_second": steps_per_second}, step=env_step)
+
+    def close(self) -> None:
+        for run in self.runs:
+            run.finish()
