@@ -6,6 +6,7 @@ import json
 import os
 import shutil
 import signal
+import struct
 
 import numpy as np
 import orbax.checkpoint as ocp
@@ -39,6 +40,54 @@ def tensorboard_scalars(out, run_name):
     return {tag: [(e.step, e.value) for e in events.Scalars(tag)] for tag in events.Tags()["scalars"]}
 
 
+WANDB_FULL, WANDB_LAST = 1, 4
+"""Chunk types of a W&B transaction log (a LevelDB-style log: 32 KiB blocks; a record too long for
+its block continues in the next as FIRST 2, MIDDLE 3, ..., LAST 4; FULL is a whole record)."""
+
+
+def wandb_records(path):
+    """The protobuf Records of an offline W&B run file (run-<id>.wandb): a 7-byte file header, then
+    chunks of a 7-byte header (crc32 uint32, length uint16, type uint8, little-endian) and data."""
+    from wandb.proto import wandb_internal_pb2
+
+    data, block, header = path.read_bytes(), 32 * 1024, struct.Struct("<IHB")
+    assert data[:4] == b":W&B"
+    position, pieces = 7, []
+    while position + header.size <= len(data):
+        if block - position % block < header.size:  # a block's tail too short for a header is padding
+            position += block - position % block
+            continue
+        _, length, kind = header.unpack_from(data, position)
+        if length == 0 and kind == 0:  # zero padding to the end of the block
+            position += block - position % block
+            continue
+        pieces.append(data[position + header.size : position + header.size + length])
+        position += header.size + length
+        if kind in (WANDB_FULL, WANDB_LAST):
+            record = wandb_internal_pb2.Record()
+            record.ParseFromString(b"".join(pieces))
+            pieces = []
+            yield record
+
+
+def wandb_runs(out):
+    """{run name: (group, project, config, {key: [(step, value)]})} of the offline W&B runs in OUT/wandb."""
+    runs = {}
+    for path in (out / "wandb").glob("offline-run-*/run-*.wandb"):
+        history, info = {}, None
+        for record in wandb_records(path):
+            if record.HasField("run"):
+                config = {item.key: json.loads(item.value_json) for item in record.run.config.update}
+                info = (record.run.display_name, record.run.run_group, record.run.project, config)
+            elif record.HasField("history"):
+                items = {item.key or "/".join(item.nested_key): json.loads(item.value_json) for item in record.history.item}
+                for key, value in items.items():
+                    history.setdefault(key, []).append((items["_step"], value))
+        name, *rest = info
+        runs[name] = (*rest, history)
+    return runs
+
+
 def stored_state(out, step):
     return ocp.StandardCheckpointer().restore((out / "checkpoints" / str(step) / "state").resolve())
 
@@ -56,10 +105,22 @@ def interrupt_at_evaluation(monkeypatch, number):
     monkeypatch.setattr(output.EvalLog, "write", write_then_interrupt)
 
 
+@pytest.fixture(scope="module", autouse=True)
+def wandb_offline(tmp_path_factory):
+    """W&B in offline mode, its own files in a temporary directory: the uninterrupted run and the
+    tests that resume a copy of it (--wandb is in its config.json) write W&B runs to OUT/wandb only."""
+    home = tmp_path_factory.mktemp("wandb")
+    with pytest.MonkeyPatch.context() as patch:
+        for name, value in (("WANDB_MODE", "offline"), ("WANDB_SILENT", "true"), ("WANDB_DIR", home),
+                            ("WANDB_CACHE_DIR", home / "cache"), ("WANDB_CONFIG_DIR", home / "config")):
+            patch.setenv(name, str(value))
+        yield
+
+
 @pytest.fixture(scope="module")
-def uninterrupted(tmp_path_factory):
+def uninterrupted(tmp_path_factory, wandb_offline):
     out = tmp_path_factory.mktemp("runs") / "whole"
-    assert train.main([*FLAGS, "--out", str(out)]) == 0
+    assert train.main([*FLAGS, "--wandb", "occam-test", "--out", str(out)]) == 0
     return out
 
 
@@ -96,6 +157,25 @@ def test_a_resumed_run_reproduces_the_uninterrupted_one_bit_for_bit(uninterrupte
     summary = json.loads((out / "summary.json").read_text())
     assert summary["resumed"] and not summary["interrupted"]
     assert summary["final_eval_return"] == json.loads((uninterrupted / "summary.json").read_text())["final_eval_return"]
+
+
+def test_wandb_offline_runs_hold_the_config_and_every_evaluation(uninterrupted):
+    runs = wandb_runs(uninterrupted)
+    assert sorted(runs) == ["run0-seed0", "run1-seed1"]
+    config_json = json.loads((uninterrupted / "config.json").read_text())
+    metrics = metric_rows(uninterrupted)
+    for index, name in enumerate(sorted(runs)):
+        group, project, config, history = runs[name]
+        assert (group, project) == ("whole", "occam-test")
+        assert config["seed"] == index and config["run_index"] == index
+        assert {key: config[key] for key in config_json} == config_json
+        evals = [row for row in rows(uninterrupted) if row[0] == str(index)]
+        assert [(step, f"{value:.6g}") for step, value in history["eval/return"]] == [(int(r[2]), r[3]) for r in evals]
+        assert [step for step, _ in history["eval/length"]] == [100, 200, 300, 400]
+        critic_loss = [float(row["critic_loss"]) for row in metrics if row["run"] == str(index)]
+        np.testing.assert_allclose([value for _, value in history["train/critic_loss"]], critic_loss, rtol=1e-6)
+        assert {f"train/{key}" for key in metrics[0] if key not in ("run", "seed", "env_step")} <= history.keys()
+        assert [step for step, _ in history["time/env_steps_per_second"]] == [100, 200, 300, 400]
 
 
 def signal_at_chunk(monkeypatch, numbers):
