@@ -79,6 +79,7 @@ def test_a_run_that_cannot_fit_on_disk_is_refused(tmp_path, monkeypatch):
         (["sac", "--sweep-random", "2", "--sweep", "gamma=lin:0.9:1.1"], "error: --sweep gamma=lin:0.9:1.1: gamma must be in (0, 1], got 1.1"),
         (["--preset", "paper", "--preset", "cpu"], "error: --preset is given more than once; pick one"),
         (["ppo", "--obs-norm", "rsnorm"], "error: --obs-norm must be one of none, rsnorm_clipped for ppo, got 'rsnorm'"),
+        (["sac", "--wandb", " "], "error: --wandb takes the name of a W&B project, got an empty one"),
     ],
 )
 def test_parse_and_range_errors_are_one_line_with_exit_code_2(argv, message, capsys, tmp_path):
@@ -89,6 +90,14 @@ def test_parse_and_range_errors_are_one_line_with_exit_code_2(argv, message, cap
     lines = [line for line in captured.err.splitlines() if line.strip()]
     assert len(lines) == 1 and lines[0].startswith(message), captured.err
     assert captured.out == ""
+
+
+def test_wandb_without_the_package_is_one_line_naming_the_extra(tmp_path, monkeypatch, capsys):
+    import train
+
+    monkeypatch.setitem(sys.modules, "wandb", None)  # importlib.util.find_spec("wandb") -> None: not installed
+    assert train.main(["sac", "--wandb", "occam", "--out", str(tmp_path / "run")], check_only=True) == 2
+    assert capsys.readouterr().err == 'error: --wandb needs the wandb package: pip install -e ".[wandb]" (or pip install wandb)\n'
 
 
 def test_the_edges_of_the_ranges_are_accepted(tmp_path):
