@@ -93,17 +93,13 @@ class Session:
             probed = tuple(f"{network}_simplicity" for network in spectral_probe.NETWORKS) if plan.run.probe_every else ()
             self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step, probed)
         self.trackers = []
-        if self.primary:  # under jax.distributed, process 0 alone feeds the trackers
-            if plan.run.tensorboard:
-                self.trackers.append(trackers.TensorBoardLog(plan.out, plan.rows, after_step))
-            if plan.run.wandb:
-                self.trackers.append(trackers.WandbLog(plan.run.wandb, plan.out, plan.rows, plan.resolved))
         self.started = time.perf_counter() - self.earlier_seconds
         self.session_start = self.last_progress = time.perf_counter()
         self.status_shown, self.stop_signal, self.stop_saved_at = False, None, None
         interrupted = False
         previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
+            self.open_trackers(after_step)  # W&B may refuse (not logged in): the finally removes a fresh directory
             for period in range(len(self.env_steps), config.num_evals):
                 state = self.run_period(state, period)
                 if self.stop_signal is not None:
@@ -139,6 +135,16 @@ class Session:
         output.finish(plan, self.env_steps, np.stack(self.returns, axis=1), list(self.diverged.values()),
                       interrupted, compile_seconds, wall_seconds)
         return 130 if interrupted else 0
+
+    def open_trackers(self, after_step: int | None) -> None:
+        """TensorBoard and W&B, as asked; under jax.distributed process 0 alone feeds them."""
+        plan = self.plan
+        if not self.primary:
+            return
+        if plan.run.tensorboard:
+            self.trackers.append(trackers.TensorBoardLog(plan.out, plan.rows, after_step))
+        if plan.run.wandb:
+            self.trackers.append(trackers.WandbLog(plan.run.wandb, plan.out, plan.rows, plan.resolved))
 
     def run_period(self, state, period: int):
         """One evaluation period: run it, log it, report divergences, checkpoint, print progress."""

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.common import ConfigError
 from rundir import output
 
 
@@ -61,11 +62,16 @@ class WandbLog:
     def __init__(self, project: str, out: Path, rows: list[tuple[int, dict]], config: dict):
         import wandb
 
-        self.runs = [
-            wandb.init(project=project, group=out.name, name=run_name(index, seed, values), dir=str(out),
-                       config={**config, "run_index": index, "seed": seed, **values}, reinit="create_new")
-            for index, (seed, values) in enumerate(rows)
-        ]
+        self.runs = []
+        try:
+            for index, (seed, values) in enumerate(rows):
+                self.runs.append(wandb.init(
+                    project=project, group=out.name, name=run_name(index, seed, values), dir=str(out),
+                    config={**config, "run_index": index, "seed": seed, **values}, reinit="create_new",
+                ))
+        except wandb.errors.Error as error:  # not logged in, say
+            self.close()
+            raise ConfigError(f"--wandb {project}: {error} (or set WANDB_MODE=offline to log to OUT/wandb only)") from None
 
     def write(self, env_step: int, metrics: dict, steps_per_second: float) -> None:
         for index, run in enumerate(self.runs):

@@ -130,6 +130,27 @@ def test_ctrl_c_while_compiling_is_one_line_and_writes_nothing(tmp_path, monkeyp
     assert not out.exists()
 
 
+def test_a_wandb_refusal_is_one_line_and_leaves_no_directory(tmp_path, monkeypatch, capsys):
+    import wandb
+
+    import train
+    from agents.loop import Runs
+
+    def refuse(**settings):
+        raise wandb.errors.UsageError("No API key configured. Use `wandb login` to log in.")
+
+    monkeypatch.setattr(Runs, "compile", lambda self: None)  # the refusal comes before compiled code runs
+    monkeypatch.setattr(Runs, "init", lambda self: None)
+    monkeypatch.setattr(wandb, "init", refuse)
+    out = tmp_path / "run"
+    assert train.main([*TINY_SAC, "--wandb", "occam", "--out", str(out)]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "error: --wandb occam: No API key configured. Use `wandb login` to log in. "
+        "(or set WANDB_MODE=offline to log to OUT/wandb only)"
+    ]
+    assert not out.exists()
+
+
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
 def test_a_run_stopped_before_its_first_evaluation_does_not_block_the_same_command(failure, tmp_path, monkeypatch):
     import train
