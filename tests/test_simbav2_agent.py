@@ -29,7 +29,9 @@ def tiny_config(**changes) -> simbav2.Config:
 
 
 def test_simbav2_traces_a_whole_run_and_sizes_the_reward_scaler_per_env():
-    config = TrainConfig(agent="simbav2", agent_config=tiny_config(), total_steps=16, eval_every=16, eval_episodes=1, num_envs=2)
+    config = TrainConfig(
+        agent="simbav2", agent_config=tiny_config(), total_steps=16, eval_every=16, eval_episodes=1, num_envs=2
+    )
     hp = resolve_gamma(simbav2.PRESETS["utd1"].hyperparams, PENDULUM_STEPS)
     state, metrics = jax.eval_shape(lambda key: train_run(config, hp, key), jax.random.key(0))
     assert metrics["eval_return"].shape == (1,) and metrics["learning_rate"].shape == (1,)
@@ -98,11 +100,12 @@ def test_presets_match_their_published_curves_and_a_change_is_named(preset, algo
 
 @pytest.mark.slow
 def test_simbav2_learns_pendulum(pendulum_returns):
-    """Small widths (actor 1 x 16, critic 1 x 32), 1000 random steps, learning rate 1e-3 decayed
-    to 5e-4 over the run (the authors' 1e-4 needs a longer budget): 3 seeds, 8000 steps, the IQM of
-    the final return > -400 (a random policy scores about -1200)."""
-    config = tiny_config(actor_width=16, critic_width=32, critic_depth=1, batch_size=256, learning_starts=1000,
-                         lr_decay_updates=8000)
+    """Small widths (actor 1 x 16, critic 1 x 32), batch 64, 1000 random steps, learning rate 1e-3
+    decayed to 5e-4 over the run (the authors' 1e-4 needs a longer budget): 3 seeds, 5000 steps, the
+    IQM of the final return > -300 (a random policy scores about -1200). Seeds 0-2 ended at -171,
+    -240 and -164 (IQM -192), 54 s with compile on the 2-core machine under load; at 6000 steps
+    and batch 128: -170, -283, -160."""
+    config = tiny_config(actor_width=16, critic_width=32, batch_size=64, learning_starts=1000, lr_decay_updates=5000)
     hp = simbav2.Hyperparams(learning_rate=1e-3, final_learning_rate=5e-4)
-    final = pendulum_returns("simbav2", config, hp, 8000, 2000)
-    assert iqm(final) > -400, final
+    final = pendulum_returns("simbav2", config, hp, 5000, 1250)
+    assert iqm(final) > -300, final
