@@ -1,10 +1,10 @@
 """Agents: one module per algorithm, each defining one `Agent` record (agents/common.py), plus the
 loops that train them, the replay buffer, the sweeps and the runs axis."""
 
-from agents import crossq, ddpg, ppo, sac, simba_sac, td3
+from agents import crossq, ddpg, ppo, sac, simba_sac, simbav2, td3
 from agents.common import Agent, ConfigError, Preset, Transition
 
-AGENTS = {agent.name: agent for agent in (crossq.AGENT, sac.AGENT, simba_sac.AGENT, td3.AGENT, ddpg.AGENT, ppo.AGENT)}
+AGENTS = {agent.name: agent for agent in (crossq.AGENT, sac.AGENT, simba_sac.AGENT, simbav2.AGENT, td3.AGENT, ddpg.AGENT, ppo.AGENT)}
 """Agent name (the train.py subcommand) -> its Agent record."""
 
 __all__ = ["AGENTS", "Agent", "ConfigError", "Preset", "Transition"]

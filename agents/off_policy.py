@@ -111,8 +111,12 @@ def init(config: TrainConfig, spec: envs.EnvSpec, hp, key: jax.Array, env_state,
         next_obs=obs[0],
         terminated=jnp.zeros((), jnp.float32),
     )
+    agent = AGENTS[config.agent]
+    agent_state = agent.init(agent_key, spec, config.agent_config, hp)
+    if agent.observe is not None:  # sizes its per-env state (agents/common.py, Agent.observe)
+        agent_state = agent.observe(config.agent_config, hp, agent_state, None, jnp.zeros(obs.shape[0], bool))
     return RunState(
-        agent=AGENTS[config.agent].init(agent_key, spec, config.agent_config, hp),
+        agent=agent_state,
         env_state=env_state,
         obs=obs,
         obs_stats=observe(config, rsnorm.init(spec.obs_shape), obs),
@@ -170,16 +174,14 @@ def learn(config: TrainConfig, hp, carry: Period, actions, timestep: envs.Timest
     """Stores iteration `index`'s transitions, updates the RSNorm statistics, does the utd * num_envs
     gradient updates (once the buffer holds learning_starts transitions), counts episodes and NaNs."""
     run = carry.run
-    replay = buffer.add(
-        run.buffer,
-        Transition(
-            obs=run.obs,
-            action=actions,
-            reward=timestep.reward,
-            next_obs=timestep.final_obs,
-            terminated=timestep.terminated.astype(jnp.float32),
-        ),
+    stored = Transition(
+        obs=run.obs,
+        action=actions,
+        reward=timestep.reward,
+        next_obs=timestep.final_obs,
+        terminated=timestep.terminated.astype(jnp.float32),
     )
+    replay = buffer.add(run.buffer, stored)
     # unbatched across runs, so that skipping the updates before learning starts is a real branch
     learning = index >= first_learning_iteration(config)
     if config.refill_buffer:  # resumed without the replay buffer: updates wait until it holds
@@ -193,6 +195,8 @@ def learn(config: TrainConfig, hp, carry: Period, actions, timestep: envs.Timest
         step, (run.agent, carry.metrics), (jax.random.split(key, updates), first_update + jnp.arange(updates))
     )
     done = timestep.done
+    if AGENTS[config.agent].observe is not None:  # after the updates (agents/common.py, Agent.observe)
+        agent_state = AGENTS[config.agent].observe(config.agent_config, hp, agent_state, stored, done)
     # every agent reports a critic loss; other metrics may be NaN by design (skipped delayed updates)
     bad = ~jnp.isfinite(metrics["critic_loss"])
     return Period(

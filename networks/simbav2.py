@@ -51,11 +51,36 @@ def value_support(num_bins: int = NUM_BINS, v_max: float = V_MAX) -> jax.Array:
     return jnp.linspace(-v_max, v_max, num_bins)
 
 
+def orthonormal_columns(z: jax.Array) -> jax.Array:
+    """Gram-Schmidt (each column orthogonalized twice against the ones before it, for float32
+    accuracy) of z [rows, k], rows >= k: the Q of z = QR with diag(R) > 0."""
+
+    def column(j, q):
+        earlier = jnp.arange(q.shape[1]) < j
+        v = q[:, j]
+        for _ in range(2):
+            v = v - q @ jnp.where(earlier, q.T @ v, 0.0)
+        return q.at[:, j].set(v / jnp.linalg.norm(v))
+
+    return jax.lax.fori_loop(0, z.shape[1], column, z)
+
+
+def orthogonal_kernel(key: jax.Array, shape: tuple[int, int], dtype=jnp.float32) -> jax.Array:
+    """jax.nn.initializers.orthogonal(1.0, column_axis=0) for a kernel [in, out], the same matrix
+    from the same key (the same normal draw, its QR's sign-corrected Q), computed by Gram-Schmidt
+    in XLA instead of LAPACK's QR: jaxlib's batched CPU QR (under vmap over runs or critics) can
+    deadlock XLA's thread pool on a 2-core machine (seen in `train.py simbav2` runs and benches)."""
+    fan_in, fan_out = shape
+    z = jax.random.normal(key, (max(fan_in, fan_out), min(fan_in, fan_out)), dtype)
+    q = orthonormal_columns(z)  # [out, in] as jax.random.orthogonal(key, out, m=in)
+    return q.T if fan_out >= fan_in else q
+
+
 def hyper_dense(features: int, name: str) -> nn.Dense:
     """Bias-free Dense whose kernel [in, out] is orthogonal with orthonormal rows or columns
-    (jax's orthogonal with column_axis 0, the authors' HyperDense); project_to_sphere then makes
-    each output unit's weight vector (a column) unit-norm."""
-    return nn.Dense(features, use_bias=False, kernel_init=nn.initializers.orthogonal(1.0, column_axis=0), name=name)
+    (jax's orthogonal with column_axis 0, the authors' HyperDense, see orthogonal_kernel);
+    project_to_sphere then makes each output unit's weight vector (a column) unit-norm."""
+    return nn.Dense(features, use_bias=False, kernel_init=orthogonal_kernel, name=name)
 
 
 def project_to_sphere(params):

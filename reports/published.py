@@ -13,7 +13,10 @@ import numpy as np
 from reports.curves import Curves
 
 REFERENCE_FILE = "gymnasium_mujoco_v4_curves.csv"
-ALGORITHM_NAMES = {"sac": "SAC", "crossq": "CrossQ", "simba_utd1": "SimBa-SAC"}
+ALGORITHM_NAMES = {
+    "sac": "SAC", "crossq": "CrossQ", "simba_utd1": "SimBa-SAC", "simbav2_utd1": "SimbaV2 (UTD 1)",
+    "simbav2_utd2": "SimbaV2 (UTD 2)",
+}
 """Published `algo` -> our name for the same agent."""
 
 
@@ -21,8 +24,11 @@ def published_algo(agent: str, config: dict) -> str | None:
     """Our agent and its config.json "config" -> the published `algo` it reproduces, or None.
 
     SimBa-SAC is agent simba-sac, or agent sac with SimBa actor and critic; sac and crossq count
-    only with their own (non-SimBa) networks.
+    only with their own (non-SimBa) networks; simbav2 is simbav2_utd2 at --utd 2, else simbav2_utd1
+    (config_differences then names any other --utd).
     """
+    if agent == "simbav2":
+        return "simbav2_utd2" if config.get("utd") == 2 else "simbav2_utd1"
     nets = {config.get("actor_net", "mlp"), config.get("critic_net", "mlp")}
     if agent == "simba-sac" or (agent == "sac" and nets == {"simba"}):
         return "simba_utd1"
@@ -36,6 +42,11 @@ _COMMON = dict(
     initial_alpha=1.0, target_entropy_scale=1.0, gamma=0.99,
 )
 _MLP = dict(actor_net="mlp", critic_net="mlp", actor_width=256, actor_depth=2, critic_depth=2, obs_norm="none")
+_SIMBAV2 = dict(
+    batch_size=256, learning_starts=5000, num_critics=2, actor_width=128, actor_depth=1, critic_width=512,
+    critic_depth=2, num_bins=101, v_max=5.0, learning_rate=1e-4, final_learning_rate=5e-5, tau=0.005, gamma=0.995,
+    initial_alpha=0.01, target_entropy_scale=0.5,
+)
 PUBLISHED_CONFIGS = {
     "sac": dict(
         _COMMON, **_MLP, critic_width=256, actor_norm="none", critic_norm="none", learning_rate=1e-3, tau=0.005,
@@ -52,11 +63,15 @@ PUBLISHED_CONFIGS = {
         initial_alpha=0.01, target_entropy_scale=0.5, log_std_min=-10.0, log_std_mode="tanh", actor_first=True,
         temperature_weight_decay=True,
     ),
+    "simbav2_utd1": dict(_SIMBAV2, utd=1, lr_decay_updates=1_000_000),
+    "simbav2_utd2": dict(_SIMBAV2, utd=2, lr_decay_updates=2_000_000),
 }
 """Published `algo` -> the settings behind its curves that change learning, in our field names
 (config.json's "config" and "hyperparams"). Sources: reports/reference/SOURCE.md; sac and crossq from
 adityab/CrossQ train.py and sbx/sac/; simba_utd1 from dojeon-ai/SimbaV2 configs/agent/simba.yaml,
-configs/online_rl.yaml (gamma 0.995 on the 1000-step tasks) and scale_rl/agents/simba/."""
+configs/online_rl.yaml (gamma 0.995 on the 1000-step tasks) and scale_rl/agents/simba/; simbav2_* from
+configs/agent/simbaV2.yaml with updates_per_interaction_step 1 or 2 (agents/simbav2.py, PRESETS; RSNorm
+and the reward scaler are always on in agent simbav2)."""
 
 
 def config_differences(algo: str, config: dict, hyperparams: dict) -> list[str]:

@@ -17,6 +17,7 @@ from networks.simbav2 import (
     SimbaV2CriticEnsemble,
     SimbaV2Torso,
     hyper_dense,
+    orthogonal_kernel,
     project_to_sphere,
 )
 
@@ -99,6 +100,18 @@ def test_initialization_scalers_start_at_init_value_and_kernels_are_orthogonal()
     np.testing.assert_allclose(scaler.apply(variables, x), 0.3 * x, rtol=1e-6)
     kernel = hyper_dense(12, "w").init(jax.random.key(0), jnp.ones((1, 4)))["params"]["kernel"]
     np.testing.assert_allclose(kernel @ kernel.T, np.eye(4), atol=1e-5)
+
+
+def test_orthogonal_kernel_is_jax_orthogonal_without_lapack():
+    """The same kernels as jax's orthogonal(column_axis=0) from the same key, for wide, tall and
+    square kernels, batched under vmap, with no LAPACK call in the compiled init (jaxlib's batched
+    CPU QR can deadlock XLA's thread pool on 2 cores)."""
+    keys = jax.random.split(jax.random.key(1), 3)
+    for shape in [(4, 12), (12, 4), (8, 8)]:
+        init = jax.vmap(lambda key: orthogonal_kernel(key, shape))
+        reference = [jax.nn.initializers.orthogonal(1.0, column_axis=0)(key, shape) for key in keys]
+        np.testing.assert_allclose(init(keys), np.stack(reference), atol=1e-6)
+        assert "lapack" not in jax.jit(init).lower(keys).as_text().lower()
 
 
 def numpy_l2(x):
