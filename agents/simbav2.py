@@ -287,15 +287,5 @@ def update(
     }
 
 
-AGENT = Agent(
-    name="simbav2",
-    summary=__doc__.splitlines()[0],
-    Config=Config,
-    Hyperparams=Hyperparams,
-    init=init,
-    act=act,
-    update=update,
-    presets=PRESETS,
-    default_preset="utd1",
-    observe=observe,
-)
+AGENT = Agent(name="simbav2", summary=__doc__.splitlines()[0], Config=Config, Hyperparams=Hyperparams, init=init,
+              act=act, update=update, presets=PRESETS, default_preset="utd1", observe=observe)

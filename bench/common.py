@@ -62,13 +62,10 @@ def matmul_gflops(m: int, k: int, n: int, seconds: float = 1.0) -> float:
     return flops * repeats / (time.perf_counter() - start) / 1e9
 
 
-def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:
-    """Times one evaluation period of `steps` env steps per run, every step with an update.
-
-    learning_starts is 0 so that the timed period is all updates; a first, untimed period warms
-    up. Returns compile seconds (lower().compile()), timed seconds and env steps over all runs.
-    """
-    # only two periods run; the total only sizes the buffer, which must hold a batch
+def update_loop(agent: str, agent_config, steps: int):
+    """(env, init, run_period) of a fused loop whose every env step is an update: learning_starts 0,
+    periods of `steps` env steps, the run two periods (or as many as a batch needs) long, which
+    only sizes the buffer."""
     periods = max(2, -(-agent_config.batch_size // steps))
     config = TrainConfig(
         agent=agent,
@@ -78,7 +75,14 @@ def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:
         eval_episodes=1,
     )
     env = off_policy.jittable_env(config)
-    init, run_period = (functools.partial(fn, config, env) for fn in (off_policy.fresh_run, off_policy.run_period))
+    return env, *(functools.partial(fn, config, env) for fn in (off_policy.fresh_run, off_policy.run_period))
+
+
+def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:
+    """Times one evaluation period of `steps` env steps per run, every step with an update, after
+    an untimed warm-up period. Returns compile seconds (lower().compile()), timed seconds and env
+    steps over all runs."""
+    _, init, run_period = update_loop(agent, agent_config, steps)
     return measure_loop(init, run_period, AGENTS[agent].Hyperparams(), num_seeds, steps)
 
 

@@ -13,14 +13,11 @@ fastest (on a shared machine, the least disturbed).
 from __future__ import annotations
 
 import argparse
-import dataclasses
-import functools
 
-from common import describe_device, measure_loop
+from common import describe_device, measure_loop, update_loop
 
-from agents import off_policy, sac, simbav2
+from agents import sac, simbav2
 from agents.common import resolve_gamma
-from agents.loop import TrainConfig
 
 SETUPS = {
     "simbav2": (simbav2.PRESETS["utd1"].config, simbav2.PRESETS["utd1"].hyperparams),
@@ -31,16 +28,7 @@ SETUPS = {
 def prepare(agent: str, steps: int):
     """(init, run_period, hyperparameters) of a loop whose every env step is an update."""
     agent_config, hparams = SETUPS[agent]
-    periods = max(2, -(-agent_config.batch_size // steps))  # the buffer must hold a batch
-    config = TrainConfig(
-        agent=agent,
-        agent_config=dataclasses.replace(agent_config, learning_starts=0),
-        total_steps=steps * periods,
-        eval_every=steps,
-        eval_episodes=1,
-    )
-    env = off_policy.jittable_env(config)
-    init, run_period = (functools.partial(fn, config, env) for fn in (off_policy.fresh_run, off_policy.run_period))
+    env, init, run_period = update_loop(agent, agent_config, steps)
     return init, run_period, resolve_gamma(hparams, env.spec.max_episode_steps)
 
 
