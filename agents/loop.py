@@ -64,6 +64,13 @@ class TrainConfig(RunConfig):
         return self.total_steps // self.eval_every
 
 
+def run_keys(key: jax.Array) -> tuple[jax.Array, jax.Array, jax.Array, jax.Array]:
+    """A run's key split, the same in every loop: (agent init, training env reset, evaluation, the
+    run's own key carried on)."""
+    agent_key, env_key, eval_key, key = jax.random.split(key, 4)
+    return agent_key, env_key, eval_key, key
+
+
 def require_positive(**values: int) -> None:
     """Raises ConfigError naming the first flag whose value is below 1."""
     for name, value in values.items():

@@ -103,7 +103,7 @@ def observe(config: TrainConfig, stats: rsnorm.RunningStats, obs: jax.Array) -> 
 
 def init(config: TrainConfig, spec: envs.EnvSpec, hp, key: jax.Array, env_state, obs: jax.Array) -> RunState:
     """A fresh run on envs already reset (env_state: None for host-stepped envs; obs [num_envs, ...])."""
-    agent_key, _, eval_key, key = jax.random.split(key, 4)
+    agent_key, _, eval_key, key = loop.run_keys(key)  # env key: fresh_run resets with it; gym/ seeds on the host
     example = Transition(
         obs=obs[0],
         action=jnp.zeros((spec.action_dim,), jnp.float32),
@@ -125,11 +125,6 @@ def init(config: TrainConfig, spec: envs.EnvSpec, hp, key: jax.Array, env_state,
         diverged_at=jnp.array(-1, jnp.int32),
         buffer=buffer.init(example, buffer_capacity(config)),
     )
-
-
-def env_key(key: jax.Array) -> jax.Array:
-    """The key `init` leaves for resetting the training envs (the second of its split)."""
-    return jax.random.split(key, 4)[1]
 
 
 def policy(config: TrainConfig, hp, run: RunState, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
@@ -280,7 +275,7 @@ def period_parts(config: TrainConfig, env: envs.Env) -> loop.PeriodParts:
 
 def fresh_run(config: TrainConfig, env: envs.Env, hp, key: jax.Array) -> RunState:
     """A new run on freshly reset jittable envs."""
-    env_state, obs = jax.vmap(env.reset)(jax.random.split(env_key(key), config.num_envs))
+    env_state, obs = jax.vmap(env.reset)(jax.random.split(loop.run_keys(key)[1], config.num_envs))
     return init(config, env.spec, hp, key, env_state, obs)
 
 

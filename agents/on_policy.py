@@ -83,7 +83,7 @@ def normalized(config: TrainConfig, stats: rsnorm.RunningStats, obs: jax.Array) 
 
 
 def init(config: TrainConfig, env: envs.Env, hp, key: jax.Array) -> RunState:
-    agent_key, env_key, eval_key, key = jax.random.split(key, 4)
+    agent_key, env_key, eval_key, key = loop.run_keys(key)
     env_state, obs = jax.vmap(env.reset)(jax.random.split(env_key, config.num_envs))
     return RunState(
         agent=AGENTS[config.agent].init(agent_key, env.spec, config.agent_config, hp),
