@@ -284,8 +284,18 @@ def select(keep_new: jax.Array, new: Any, old: Any) -> Any:
 
 
 def all_finite(tree: Any) -> jax.Array:
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(x.dtype, jnp.floating)]
-    return jnp.all(jnp.stack(leaves)) if leaves else jnp.array(True)
+    """Whether every floating-point value of `tree` is finite.
+
+    The leaves of one dtype are flattened into one vector and checked at once: one check per leaf
+    made XLA's CPU compiler emit thousands of reductions for a vmapped agent state (CrossQ's Pendulum
+    learning test compiled in 13 s instead of 8.4 s), at the cost of a few MB of temporary memory.
+    """
+    by_dtype: dict[Any, list[jax.Array]] = {}
+    for x in jax.tree.leaves(tree):
+        if jnp.issubdtype(x.dtype, jnp.floating):
+            by_dtype.setdefault(x.dtype, []).append(x.ravel())
+    checks = [jnp.all(jnp.isfinite(jnp.concatenate(flat))) for flat in by_dtype.values()]
+    return jnp.all(jnp.stack(checks)) if checks else jnp.array(True)
 
 
 def evaluate(

@@ -133,3 +133,17 @@ def test_the_same_command_twice_gives_identical_evals(tmp_path):
         result = subprocess.run(command(tmp_path / name, *args), capture_output=True, text=True, cwd=ROOT, timeout=600)
         assert result.returncode == 0, result.stderr
     assert evals_without_wall_time(tmp_path / "first") == evals_without_wall_time(tmp_path / "second")
+
+
+def test_all_finite_finds_one_non_finite_value_in_any_floating_leaf():
+    import jax.numpy as jnp
+    import numpy as np
+
+    from agents.loop import all_finite
+
+    tree = {"w": np.ones((3, 4), np.float32), "b": np.zeros(2, jnp.bfloat16), "step": np.array([7], np.int32)}
+    assert bool(all_finite(tree)) and bool(all_finite({"step": tree["step"]})) and bool(all_finite({}))
+    for name, index, bad in (("w", (2, 1), np.nan), ("w", (0, 0), -np.inf), ("b", (1,), np.inf)):
+        broken = dict(tree, **{name: tree[name].copy()})
+        broken[name][index] = bad
+        assert not bool(all_finite(broken)), (name, bad)
