@@ -1,5 +1,7 @@
 """The fused loop: vmapped seeds, reproducibility, and SAC learning Pendulum (also with BatchRenorm critics)."""
 
+import functools
+
 import jax
 import numpy as np
 import pytest
@@ -13,11 +15,17 @@ from rundir.stats import iqm
 SMALL = sac.Config(actor_width=32, critic_width=32, batch_size=32, learning_starts=100)
 
 
+@functools.cache
+def vmapped_train(config):
+    """One jitted program per config: the same config twice runs the same compiled program."""
+    return jax.jit(jax.vmap(lambda h, k: train(config, h, k)))
+
+
 def run_seeds(config, hp, first_seed, num_seeds):
-    fn = jax.jit(jax.vmap(lambda h, k: train(config, h, k)))
-    return fn(broadcast(hp, num_seeds), seed_keys(first_seed, num_seeds))
+    return vmapped_train(config)(broadcast(hp, num_seeds), seed_keys(first_seed, num_seeds))
 
 
+@pytest.mark.slow
 def test_seeds_differ_and_the_same_seed_reproduces_bit_for_bit():
     config = TrainConfig(agent="sac", agent_config=SMALL, total_steps=400, eval_every=200, eval_episodes=2, num_envs=2)
     hp = sac.Hyperparams()

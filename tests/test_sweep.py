@@ -57,6 +57,7 @@ def test_bad_sweeps_say_why(specs, num_random, message):
 PARAMS_ATOL, RETURNS_RTOL = 5e-5, 1e-4
 
 
+@pytest.mark.slow
 def test_a_run_of_a_sweep_is_its_solo_run_until_the_first_update_then_drifts_by_rounding():
     """Bitwise until the first gradient update: the same keys, the same random-action transitions.
     Not bitwise after it: XLA lowers a batch of 4 runs and a single run to different matmul kernels
@@ -107,8 +108,18 @@ def read_evals(out):
         return list(csv.DictReader(f))
 
 
-def test_cli_sweep_writes_one_column_per_swept_name_and_ranks_the_settings(tmp_path):
-    result, out = run_cli(tmp_path, "sweep", "--seeds", "2", "--sweep", "learning_rate=1e-3,3e-4", "--sweep", "gamma=0.9,0.99")
+SWEEP = ("--seeds", "2", "--sweep", "learning_rate=1e-3,3e-4", "--sweep", "gamma=0.9,0.99")
+
+
+@pytest.fixture(scope="module")
+def cli_sweep(tmp_path_factory):
+    """The 2 x 2 sweep of 2 seeds (8 runs) on one device: (completed process, run directory)."""
+    return run_cli(tmp_path_factory.mktemp("sweep"), "one", *SWEEP)
+
+
+@pytest.mark.slow
+def test_cli_sweep_writes_one_column_per_swept_name_and_ranks_the_settings(cli_sweep):
+    result, out = cli_sweep
     assert result.returncode == 0, result.stderr
     rows = read_evals(out)
     assert list(rows[0])[:4] == ["run", "seed", "learning_rate", "gamma"]
@@ -124,29 +135,35 @@ def test_cli_sweep_writes_one_column_per_swept_name_and_ranks_the_settings(tmp_p
     assert "#1" in result.stdout
 
 
-def test_cli_refuses_a_static_sweep_and_a_sweep_that_cannot_fit_in_memory(tmp_path):
-    result, _ = run_cli(tmp_path, "static", "--sweep", "batch_size=16,32")
-    assert result.returncode == 2 and "batch_size is static" in result.stderr and "Traceback" not in result.stderr
-    result, _ = run_cli(tmp_path, "huge", "--seeds", "8", "--total-steps", "2000000000", "--eval-every", "1000000000",
-                        "--buffer-size", "1000000000")
-    assert result.returncode == 2 and "GiB per device" in result.stderr and "--buffer-size" in result.stderr
-
-
-def test_two_devices_pad_the_runs_and_match_one_device(tmp_path, capsys):
-    """3 runs over 2 forced host devices (padded to 4, the copy dropped) against 1 device; equal
-    within float tolerance (each device runs a batch of 2 instead of 3: other kernels)."""
-    one, out_one = run_cli(tmp_path, "one", "--seeds", "3")
-    two, out_two = run_cli(tmp_path, "two", "--seeds", "3", devices=2)
-    assert one.returncode == 0 and two.returncode == 0, two.stderr
-    assert "on 2 device(s)" in two.stdout
-    rows_one, rows_two = read_evals(out_one), read_evals(out_two)
-    assert len(rows_one) == len(rows_two) == 6
-    for a, b in zip(rows_one, rows_two):
-        assert (a["run"], a["seed"], a["env_step"]) == (b["run"], b["seed"], b["env_step"])
-        np.testing.assert_allclose(float(a["eval_return"]), float(b["eval_return"]), rtol=1e-4)
-    # its checkpoint holds 4 runs: one device here (3 runs, no padding) refuses it before compiling
+def test_cli_refuses_a_static_sweep_and_a_sweep_that_cannot_fit_in_memory(tmp_path, capsys):
     import train as command_line
 
-    assert command_line.main(["--resume", str(out_two)]) == 2
+    tiny = ["sac", "--total-steps", "200", "--eval-every", "100", "--learning-starts", "50", "--batch-size", "16"]
+    assert command_line.main([*tiny, "--out", str(tmp_path / "static"), "--sweep", "batch_size=16,32"]) == 2
     error = capsys.readouterr().err
-    assert error.startswith(f"error: {out_two}: its checkpoint holds 4 runs") and len(error.splitlines()) == 1, error
+    assert "batch_size is static" in error and len(error.splitlines()) == 1, error
+    huge = ["--seeds", "8", "--total-steps", "2000000000", "--eval-every", "1000000000", "--buffer-size", "1000000000"]
+    assert command_line.main([*tiny, "--out", str(tmp_path / "huge"), *huge]) == 2
+    error = capsys.readouterr().err
+    assert "GiB per device" in error and "--buffer-size" in error and len(error.splitlines()) == 1, error
+
+
+@pytest.mark.slow
+def test_three_devices_pad_the_runs_and_match_one_device(cli_sweep, tmp_path, capsys):
+    """The 8 runs of the sweep over 3 forced host devices (padded to 9, the copy dropped) against
+    1 device; equal within float tolerance (each device runs a batch of 3 instead of 8: other kernels)."""
+    (one, out_one), (three, out_three) = cli_sweep, run_cli(tmp_path, "three", *SWEEP, devices=3)
+    assert one.returncode == 0 and three.returncode == 0, three.stderr
+    assert "on 3 device(s)" in three.stdout
+    rows_one, rows_three = read_evals(out_one), read_evals(out_three)
+    assert len(rows_one) == len(rows_three) == 16
+    for a, b in zip(rows_one, rows_three):
+        assert (a["run"], a["seed"], a["learning_rate"], a["gamma"], a["env_step"]) == (
+            b["run"], b["seed"], b["learning_rate"], b["gamma"], b["env_step"])
+        np.testing.assert_allclose(float(a["eval_return"]), float(b["eval_return"]), rtol=1e-4)
+    # its checkpoint holds 9 runs: one device here (8 runs, no padding) refuses it before compiling
+    import train as command_line
+
+    assert command_line.main(["--resume", str(out_three)]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith(f"error: {out_three}: its checkpoint holds 9 runs") and len(error.splitlines()) == 1, error
