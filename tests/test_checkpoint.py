@@ -124,6 +124,7 @@ def uninterrupted(tmp_path_factory, wandb_offline):
     return out
 
 
+@pytest.mark.slow
 def test_a_resumed_run_reproduces_the_uninterrupted_one_bit_for_bit(uninterrupted, tmp_path, monkeypatch):
     out = tmp_path / "resumed"
     with monkeypatch.context() as patch:
@@ -159,6 +160,7 @@ def test_a_resumed_run_reproduces_the_uninterrupted_one_bit_for_bit(uninterrupte
     assert summary["final_eval_return"] == json.loads((uninterrupted / "summary.json").read_text())["final_eval_return"]
 
 
+@pytest.mark.slow
 def test_wandb_offline_runs_hold_the_config_and_every_evaluation(uninterrupted):
     runs = wandb_runs(uninterrupted)
     assert sorted(runs) == ["run0-seed0", "run1-seed1"]
@@ -191,6 +193,7 @@ def signal_at_chunk(monkeypatch, numbers):
     monkeypatch.setattr(session.Session, "report_progress", report_then_signal)
 
 
+@pytest.mark.slow
 def test_a_run_stopped_inside_a_period_resumes_from_that_chunk_bit_for_bit(uninterrupted, tmp_path, monkeypatch, capsys):
     out = tmp_path / "stopped"
     with monkeypatch.context() as patch:
@@ -229,6 +232,7 @@ def _flatten(tree, prefix=""):
         yield prefix, np.asarray(tree)
 
 
+@pytest.mark.slow
 def test_resume_falls_back_from_a_corrupted_checkpoint_and_refuses_when_none_is_readable(uninterrupted, tmp_path, capsys, monkeypatch):
     monkeypatch.setattr(session, "PROGRESS_SECONDS", 0.0)  # a line after every chunk (stdout is captured: no terminal)
     out = tmp_path / "copy"
@@ -253,6 +257,7 @@ def test_resume_falls_back_from_a_corrupted_checkpoint_and_refuses_when_none_is_
     assert "no readable checkpoint" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_resume_errors_are_one_line(uninterrupted, tmp_path, capsys):
     assert train.main(["--resume", str(tmp_path)]) == 2
     assert "no config.json" in capsys.readouterr().err
@@ -265,6 +270,7 @@ def test_resume_errors_are_one_line(uninterrupted, tmp_path, capsys):
     assert "takes no other flag" in capsys.readouterr().err
 
 
+@pytest.mark.slow
 def test_checkpoints_without_the_buffer_resume_and_refill(tmp_path, monkeypatch):
     out = tmp_path / "small"
     with monkeypatch.context() as patch:
@@ -281,6 +287,7 @@ def test_checkpoints_without_the_buffer_resume_and_refill(tmp_path, monkeypatch)
     assert counts and all(np.array_equal(value, [302, 302]) for value in counts.values()), counts
 
 
+@pytest.mark.slow
 def test_the_spectral_probe_reads_trained_networks_from_a_checkpoint(uninterrupted, capsys):
     from agents import spectral_probe
 
@@ -292,6 +299,7 @@ def test_the_spectral_probe_reads_trained_networks_from_a_checkpoint(uninterrupt
     assert len(scores) == 2 and all(0 < score < np.inf for score in scores)
 
 
+@pytest.mark.slow
 def test_a_ppo_run_stopped_in_its_first_period_resumes_from_that_chunk(tmp_path, monkeypatch, capsys):
     flags = ["ppo", "--seeds", "2", "--total-steps", "2048", "--eval-every", "512", "--eval-episodes", "1",
              "--num-envs", "2", "--num-steps", "64"]

@@ -4,6 +4,7 @@ import contextlib
 import io
 import tempfile
 
+import pytest
 from hypothesis import HealthCheck, Phase, assume, given, settings
 from hypothesis import strategies as st
 
@@ -87,6 +88,7 @@ def agent_and_flags(agent: str):
 
 
 # derandomized and not shrunk: the same four configurations every time, each traced once (2 to 5 s apiece)
+@pytest.mark.slow
 @settings(
     max_examples=4, deadline=None, derandomize=True, database=None, phases=[Phase.generate],
     suppress_health_check=list(HealthCheck),

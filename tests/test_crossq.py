@@ -56,6 +56,7 @@ def test_critic_update_uses_joint_batch_statistics():
     assert int(first_norm["calls"]) == 1
 
 
+@pytest.mark.slow
 def test_normalization_modes_of_each_update():
     state, hp = make_state(), crossq.Hyperparams()
     batch, key = make_batch(), jax.random.key(2)

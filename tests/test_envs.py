@@ -73,6 +73,7 @@ def test_termination_is_not_truncation_and_vmap_works():
     assert not np.asarray(steps.truncated).any()
 
 
+@pytest.mark.slow
 def test_brax_contract():
     env = envs.make("brax/inverted_pendulum", max_episode_steps=7)
     low, high = -3.0, 3.0  # the actuator's ctrl_range in brax's inverted_pendulum

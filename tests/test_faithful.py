@@ -88,6 +88,7 @@ def tree_equal(a, b) -> bool:
     return all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("actor_first", [True, False])
 def test_update_order(actor_first):
     """SimBa's order: the actor ascends the critics as they were before this update; SB3's: the updated ones."""
@@ -112,6 +113,7 @@ def test_temperature_weight_decay_follows_the_setting():
     np.testing.assert_allclose(updated[True] - updated[False], -1e-2 * 0.5 * np.log(0.01), rtol=1e-4)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("module, delay", [(crossq, 3), (td3, 2)])
 def test_first_actor_update_comes_at_the_policy_delay_th_critic_update(module, delay):
     """The authors' phase, (n + 1) % d == 0: updates 0 .. d-2 leave the actor alone, update d-1 moves it."""

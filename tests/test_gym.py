@@ -84,6 +84,7 @@ def test_an_unknown_gym_id_stops_with_suggestions(capsys):
     assert error.startswith("error: unknown env id 'gym/HalfCheetah-v3'. Did you mean gym/HalfCheetah-v5 or gym/HalfCheetah-v4")
 
 
+@pytest.mark.slow
 def test_the_cli_writes_a_run_directory_and_freezes_a_diverging_run(tmp_path, capsys):
     out = tmp_path / "run"
     code = train.main([

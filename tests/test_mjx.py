@@ -103,6 +103,7 @@ def test_ids_specs_and_time_limits_are_gymnasium_s():
     assert (spec.obs_shape, spec.action_dim, spec.max_episode_steps) == ((11,), 3, 7)
 
 
+@pytest.mark.slow
 def test_inverted_pendulum_steps_and_resets_like_c_mujoco():
     """64 states of gymnasium rollouts, one step each in MJX and C; 1024 resets of each (about 40 s:
     one compilation). Measured: observations within 5e-7, rewards and terminations equal, reset
@@ -219,6 +220,7 @@ CAPSULE_ON_A_PLANE = """
 """
 
 
+@pytest.mark.slow
 def test_forward_makes_c_s_contact_frames_and_keeps_the_unnormalized_quaternion():
     """A capsule 20 degrees off the vertical (steeper than MJX's 60-degree switch to a fixed tangent),
     its lower end in the plane, sliding diagonally so that friction sits on the pyramid's edges, and

@@ -113,6 +113,7 @@ def test_two_processes_equal_one_process_on_two_devices_and_resume(tmp_path):
     np.testing.assert_array_equal(resumed_returns, returns)  # the same processes and program: bitwise
 
 
+@pytest.mark.slow
 def test_host_stepped_envs_refuse_several_processes_on_every_process(tmp_path):
     refused = two_processes(tmp_path / "logs", "sac", "--env", "gym/InvertedPendulum-v4", "--out", str(tmp_path / "gym"))
     for process in refused:

@@ -116,6 +116,7 @@ def test_settings_that_cannot_tile_a_rollout_are_refused():
                              total_steps=1024, eval_every=512, num_envs=4))
 
 
+@pytest.mark.slow
 def test_cli_tiny_run_writes_the_run_directory_and_a_bad_config_exits_2(tmp_path, capsys):
     out = tmp_path / "run"
     code = train.main([

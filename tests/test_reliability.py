@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parents[1]
 TINY = ("sac", "--eval-episodes", "1", "--learning-starts", "50", "--batch-size", "16",
         "--actor-width", "8", "--critic-width", "8")
@@ -28,6 +30,7 @@ SWEEP = ["sac", "--seeds", "2", "--total-steps", "300", "--eval-every", "100", "
          "--sweep", "learning_rate=1e-3,1e9"]
 
 
+@pytest.mark.slow
 def test_a_diverging_sweep_is_frozen_reported_stopped_by_sigterm_resumed_and_reported(tmp_path, monkeypatch, capsys):
     """One sweep, learning rates 1e-3 and 1e9 x 2 seeds, updates from step 250 on, so the 1e9 runs
     diverge in the third period. Written whole (every file of the run directory), it freezes the diverged runs at their state at the
@@ -106,6 +109,7 @@ def test_a_diverging_sweep_is_frozen_reported_stopped_by_sigterm_resumed_and_rep
     assert evals_without_wall_time(stopped) == rows
 
 
+@pytest.mark.slow
 def test_sigint_writes_the_logs_so_far_and_exits_nonzero(tmp_path):
     out = tmp_path / "run"
     process = subprocess.Popen(
@@ -127,6 +131,7 @@ def test_sigint_writes_the_logs_so_far_and_exits_nonzero(tmp_path):
     assert (out / "curves.png").exists()
 
 
+@pytest.mark.slow
 def test_the_same_command_twice_gives_identical_evals(tmp_path):
     args = ("--total-steps", "300", "--eval-every", "100", "--seeds", "2")
     for name in ("first", "second"):

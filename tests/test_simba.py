@@ -159,6 +159,7 @@ def first_period(config, hp):
     return jax.jit(functools.partial(off_policy.run_period, config, env))(state, hp, jnp.int32(0))
 
 
+@pytest.mark.slow
 def test_the_loop_keeps_raw_observations_and_statistics_of_collected_ones():
     state, _ = first_period(*small_simba_config())
     replay = state.buffer
@@ -173,6 +174,7 @@ def test_the_loop_keeps_raw_observations_and_statistics_of_collected_ones():
     np.testing.assert_allclose(state.obs_stats.var, var, rtol=1e-4)
 
 
+@pytest.mark.slow
 def test_updates_see_batches_normalized_with_the_current_statistics(monkeypatch):
     """The buffer holds raw observations; each sampled batch reaches the update normalized with the
     statistics of the observations collected so far (the test above shows updates never move them)."""

@@ -6,6 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+import pytest
 
 from agents.distributional import categorical_cross_entropy, categorical_projection, min_q_log_probs
 from agents.normalizers import BoundedReturnScaler
@@ -43,6 +44,7 @@ def unit_norm_error(params):
     return max(np.max(np.abs(np.linalg.norm(np.asarray(k), axis=-2) - 1.0)) for k in kernels(params))
 
 
+@pytest.mark.slow
 def test_projection_keeps_every_kernel_on_the_sphere_after_adam_steps():
     """Actor (2D kernels) and vmapped critics (3D kernels, normalized along axis 1 as the authors
     do): unit columns after projection and after each of 3 Adam steps on random gradients;

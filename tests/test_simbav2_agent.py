@@ -38,6 +38,7 @@ def test_simbav2_traces_a_whole_run_and_sizes_the_reward_scaler_per_env():
     assert state.agent.reward_scaler.returns.shape == (2,)
 
 
+@pytest.mark.slow
 def test_a_short_run_keeps_weights_on_the_sphere_and_scales_rewards_from_every_collected_transition():
     """210 iterations of 2 envs (both truncated at iteration 200), 2 updates per iteration from the
     4th on. The buffer (capacity = the run) holds every raw reward in collection order."""

@@ -178,6 +178,7 @@ VALIDATED = [dataclasses.replace(PROTOCOLS["simba-hann"], grid_size=64, extent=1
              dataclasses.replace(PROTOCOLS["simba-hann"], grid_size=64, extent=1.0, window="mirror")]
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("settings", VALIDATED, ids=["hann", "mirror"])
 def test_windowed_probes_reproduce_neural_redshift(redshift_networks, settings):
     """Sine and tanh networks grow more complex with the weight amplitude, far above ReLU at
@@ -192,6 +193,7 @@ def test_windowed_probes_reproduce_neural_redshift(redshift_networks, settings):
     assert clearly_above(settings, n["tanh depth 4"], n["tanh depth 1"])
 
 
+@pytest.mark.slow
 def test_without_a_window_the_border_jump_inverts_neural_redshift(redshift_networks):
     """SimBa's and Teney et al.'s formulas without a window, on this 64-point grid: the jump of the
     periodic extension at the border dominates every spectrum, and tanh at A = 32 scores below ReLU
@@ -217,6 +219,7 @@ SUITE = [
 ]
 
 
+@pytest.mark.slow
 def test_every_network_of_the_suite_has_a_finite_positive_score():
     """SimBa variants with RSNorm inputs (as the agents run them), MLPs without; every protocol."""
     for spec in SUITE:
@@ -226,6 +229,7 @@ def test_every_network_of_the_suite_has_a_finite_positive_score():
             assert np.isfinite(score) and score > 0, (spec, settings)
 
 
+@pytest.mark.slow
 def test_bias_init_redraws_only_the_dense_biases():
     """bias_init = b: Dense biases in U(-b, b), LayerNorm parameters and kernels as initialized;
     a ReLU MLP with zero biases is positively homogeneous (f(t x) = t f(x)), with biases it is not."""
@@ -279,6 +283,7 @@ def test_the_score_is_deterministic_given_the_key():
     assert not np.allclose(first, simplicity_scores(network, jax.random.key(1), 3, SMALL))
 
 
+@pytest.mark.slow
 def test_the_probe_of_a_trained_agent_returns_finite_scores():
     """A 16-step CrossQ run of tiny networks with RSNorm observations (batch statistics, RSNorm
     and the critic ensemble in one run), probed on 32 x 32 planes: a score per critic and per

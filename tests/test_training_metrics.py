@@ -7,6 +7,7 @@ import functools
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from agents import crossq, loop, off_policy, td3, training_metrics
 from agents.common import resolve_gamma
@@ -25,6 +26,7 @@ def test_totals_skip_nan_entries_and_updates_that_did_not_happen():
     assert np.isnan(empty["alpha"]) and np.isnan(empty["alpha_last"])
 
 
+@pytest.mark.slow
 def test_a_period_reports_the_mean_over_its_updates_and_the_networks_at_its_end():
     agent_config = td3.Config(actor_width=8, critic_width=8, batch_size=4, learning_starts=4, policy_delay=3)
     config = loop.TrainConfig.of("td3", agent_config, loop.RunConfig(total_steps=24, eval_every=12, eval_episodes=1))
@@ -80,6 +82,7 @@ def test_batch_renorm_statistics_are_read_per_network():
     assert set(metrics) == {f"{n}_{m}" for n in ("actor", "critic") for m in ("param_norm", "bn_abs_mean", "bn_sigma")}
 
 
+@pytest.mark.slow
 def test_probe_every_adds_each_run_s_simplicity_scores_to_metrics_csv(tmp_path, capsys):
     import csv
 

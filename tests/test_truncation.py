@@ -10,6 +10,7 @@ import dataclasses
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 import agents
 import envs
@@ -52,6 +53,7 @@ def check_episode_ends(obs, next_obs, terminated):
     np.testing.assert_array_equal(terminated, terminal.astype(np.float32))
 
 
+@pytest.mark.slow
 def test_the_fused_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode_end(monkeypatch):
     monkeypatch.setattr(envs, "make", lambda env_id, **kwargs: counting_env())
     config = TrainConfig(
@@ -69,6 +71,7 @@ def test_the_fused_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode
     check_episode_ends(data.obs, data.next_obs, data.terminated)
 
 
+@pytest.mark.slow
 def test_the_host_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode_end(monkeypatch):
     """InvertedPendulum under uniform random actions falls within 3 to 8 steps: a time limit of 5
     gives both kinds of end. The stored transitions must be the host Timesteps' final_obs and terminated."""
@@ -100,6 +103,7 @@ def test_the_host_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode_
     np.testing.assert_array_equal(data.obs[1:], np.concatenate([t.obs for t in stepped])[:-1])
 
 
+@pytest.mark.slow
 def test_the_ppo_rollout_holds_final_obs_and_terminated_at_both_kinds_of_episode_end(monkeypatch):
     monkeypatch.setattr(envs, "make", lambda env_id, **kwargs: counting_env())
     rollouts = []
