@@ -39,6 +39,7 @@ DISCOUNT = Range(0.0, 1.0, closed_high=True)
 
 RANGES = {
     "learning_rate": POSITIVE,
+    "final_learning_rate": NON_NEGATIVE,
     "gamma": DISCOUNT,
     "tau": DISCOUNT,
     "gae_lambda": Range(0.0, 1.0, closed_low=True, closed_high=True),

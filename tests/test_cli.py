@@ -71,6 +71,7 @@ def test_a_run_that_cannot_fit_on_disk_is_refused(tmp_path, monkeypatch):
         (["sac", "--seed", "4294967296", "--seeds", "1"], "error: --seed 4294967296 with --seeds 1 uses seeds"),
         (["sac", "--seed", "2147483647", "--seeds", "2"], "error: --seed 2147483647 with --seeds 2 uses seeds 2147483647 .. 2147483648"),
         (["sac", "--learning-rate", "-1"], "error: --learning-rate: learning_rate must be > 0, got -1"),
+        (["simbav2", "--final-learning-rate", "-1e-5"], "error: --final-learning-rate: final_learning_rate must be >= 0, got -1e-05"),
         (["crossq", "--gamma", "1.5"], "error: --gamma: gamma must be in (0, 1], got 1.5"),
         (["td3", "--tau", "0"], "error: --tau: tau must be in (0, 1], got 0"),
         (["ddpg", "--exploration-noise", "-0.1"], "error: --exploration-noise: exploration_noise must be >= 0"),
@@ -107,6 +108,7 @@ def test_the_edges_of_the_ranges_are_accepted(tmp_path):
         ["sac", "--gamma", "1", "--tau", "1", "--seed", "2147483646", "--seeds", "2"],
         ["td3", "--exploration-noise", "0", "--target-noise", "0", "--seed", "-2147483648", "--seeds", "1"],
         ["ppo", "--gae-lambda", "0", "--ent-coef", "0", "--sweep", "learning_rate=1e-4,1e-3"],
+        ["simbav2", "--final-learning-rate", "0"],
     ):
         assert train.main([*argv, "--out", str(tmp_path / "run")], check_only=True) == 0, argv
 
