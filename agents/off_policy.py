@@ -224,9 +224,8 @@ def end_period(config: TrainConfig, start: RunState, carry: Period, period) -> R
 def period_metrics(config: TrainConfig, run: RunState, carry: Period, eval_returns, eval_lengths, period) -> dict:
     """The training metrics of the period (means over its updates, the networks and statistics at
     its end) and its evaluation; a diverged run's eval return reads NaN."""
-    metrics = {**training_metrics.means(carry.totals), **training_metrics.network_metrics(run.agent)}
-    if config.agent_config.uses_rsnorm:
-        metrics.update(training_metrics.rsnorm_metrics(run.obs_stats))
+    obs_stats = run.obs_stats if config.agent_config.uses_rsnorm else None
+    metrics = training_metrics.of_period(carry.totals, run.agent, obs_stats)
     return loop.period_metrics(
         run, metrics, eval_returns, eval_lengths, carry.finished_return, carry.finished_count,
         (period + 1) * config.eval_every, carry.finished_length,

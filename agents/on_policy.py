@@ -189,9 +189,8 @@ def finish_period(config: TrainConfig, env: envs.Env, start: RunState, carry: Pe
     eval_returns, eval_lengths = loop.evaluate(
         env, lambda obs, key: act(normalized(config, run.obs_stats, obs), key, True), config.eval_episodes, run.eval_key
     )
-    metrics = {**training_metrics.means(carry.totals), **training_metrics.network_metrics(run.agent)}
-    if config.agent_config.obs_norm == "rsnorm_clipped":
-        metrics.update(training_metrics.rsnorm_metrics(run.obs_stats))
+    obs_stats = run.obs_stats if config.agent_config.obs_norm == "rsnorm_clipped" else None
+    metrics = training_metrics.of_period(carry.totals, run.agent, obs_stats)
     return run, loop.period_metrics(
         run, metrics, eval_returns, eval_lengths, carry.finished_return, carry.finished_count, period_end,
         carry.finished_length,

@@ -96,3 +96,12 @@ def network_metrics(agent_state) -> dict:
 def rsnorm_metrics(stats: rsnorm.RunningStats) -> dict:
     """The observation statistics: how many observations they hold and their mean |mean|."""
     return {"rsnorm_count": stats.count, "rsnorm_abs_mean": jnp.mean(jnp.abs(stats.mean))}
+
+
+def of_period(totals: Totals, agent_state, obs_stats: rsnorm.RunningStats | None) -> dict:
+    """A period's training metrics: the means over its updates, the networks at its end and, where
+    the agent normalizes observations with them (obs_stats, else None), the observation statistics."""
+    metrics = {**means(totals), **network_metrics(agent_state)}
+    if obs_stats is not None:
+        metrics.update(rsnorm_metrics(obs_stats))
+    return metrics
