@@ -183,7 +183,7 @@ class Session:
                 self.checkpoints.save(period + 1, state, self.progress())
                 self.checkpoints.drop_stopped()
         print(
-            f"[{step:>9}/{config.total_steps}] {config.eval_every * plan.num_runs / seconds:8.0f} env-steps/s (all runs)  "
+            f"[{step:>9}/{config.total_steps}] {steps_per_second:8.0f} env-steps/s (all runs)  "
             f"ETA {seconds * (config.num_evals - period - 1):5.0f} s  "
             f"eval return: {output.describe_returns(metrics['eval_return'])}{probe}",
             flush=True,
