@@ -4,13 +4,19 @@
 #   a. ms per update at the paper sizes: CrossQ (2048-wide critics), SAC (256), SimBa-SAC, 1 and 8 seeds
 #   b. sweep scaling: 1, 8, 64, 256 vmapped runs against sequential (bench/sweep_scaling.py)
 #   c. env steps/s of brax/halfcheetah at 1, 64 and 4096 envs (bench/brax_backends.py)
+#   m. env steps/s of mjx/HalfCheetah-v4 at 1, 64 and 4096 envs against C MuJoCo (bench/mjx_throughput.py)
 #   d. SBX's CrossQ at part a's sizes for the same number of updates, and our ratio
-#   e. the rest of the budget: CrossQ --preset paper on gym/HalfCheetah-v4, 5 seeds, then the report
+#   e. the rest of the budget: CrossQ --preset paper on $E_ENV (gym/HalfCheetah-v4 by default),
+#      5 seeds, then the report
 #
 #   bash bench/gpu/wheels.sh                       # here, once: fills .whl/ (carry it to the GPU)
 #   bash bench/gpu/run.sh                          # there; OUT defaults to ./gpu-out
+#   PARTS="b c m e" E_ENV=mjx/HalfCheetah-v4 bash bench/gpu/run.sh   # some parts only
 #   GPU_SMOKE=1 OUT=/tmp/o PYTHON=.venv/bin/python bash bench/gpu/run.sh   # tiny sizes, on a CPU
 #
+# PARTS names the parts to run (all by default: "a b c m d e"); part e takes what the others left of
+# BUDGET, so leaving parts out lengthens it. Without part a, part e plans its length from
+# parts.py's fallback time per step and is stopped at its limit in any case.
 # Each part runs under its own time limit and a failure is reported and passed over, so one part
 # never loses the others' figures. Everything printed also goes to $OUT/figures.log as it comes.
 set -uo pipefail
@@ -20,6 +26,14 @@ OUT=${OUT:-gpu-out}
 PYTHON=${PYTHON:-python3}
 SMOKE=${GPU_SMOKE:-0}
 BUDGET=${BUDGET:-530}  # seconds for everything, inside the 10 minutes one command may run
+PARTS=${PARTS:-a b c m d e}
+E_ENV=${E_ENV:-gym/HalfCheetah-v4}
+for name in $PARTS; do
+    case $name in
+        a | b | c | m | d | e) ;;
+        *) echo "error: PARTS holds '$name'; the parts are a b c m d e (report runs with e)" >&2; exit 2 ;;
+    esac
+done
 WORK=$(mktemp -d)
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/figures.log") 2>&1
@@ -28,6 +42,12 @@ tee_pid=$!
 part() {  # part NAME SECONDS COMMAND...: runs COMMAND under a limit; a failure is reported, not fatal
     local name=$1 limit=$2
     shift 2
+    local gate=$name
+    [ "$name" = report ] && gate=e  # the report is part e's
+    case " $PARTS " in
+        *" $gate "*) ;;
+        *) echo "=== part $name: not in PARTS, skipped ==="; return 0 ;;
+    esac
     echo
     echo "=== part $name (limit ${limit} s, ${SECONDS} s elapsed) ==="
     local start=$SECONDS
@@ -75,6 +95,7 @@ if [ "$SMOKE" = 1 ]; then  # every path of the GPU run, tiny, with room for a sl
     part a 400 "$PYTHON" bench/gpu/parts.py updates --json "$WORK/updates.json" --steps 20 --seeds 2 --smoke
     part b 200 "$PYTHON" bench/sweep_scaling.py --runs 1 2 --steps 20 --width 16 --agents sac
     part c 200 "$PYTHON" bench/brax_backends.py --envs halfcheetah --backends spring --batch-sizes 2 --steps 5 --min-seconds 0.1
+    part m 200 "$PYTHON" bench/mjx_throughput.py --names InvertedPendulum-v4 --envs 2 --steps 10 --repeats 1
     part d 200 "$PYTHON" bench/gpu/parts.py sbx --json "$WORK/updates.json" --steps 20 --smoke
     eval_every=200
     plan=(--seconds 60 --max-steps 400 --learning-starts 100)
@@ -84,6 +105,7 @@ else
     part a 140 "$PYTHON" bench/gpu/parts.py updates --json "$WORK/updates.json" --steps 500 --seeds 1 8
     part b 75 "$PYTHON" bench/sweep_scaling.py --runs 1 8 64 256 --steps 200 --agents sac crossq
     part c 80 "$PYTHON" bench/brax_backends.py --envs halfcheetah --backends spring --batch-sizes 1 4096 64 --steps 100 --min-seconds 1
+    part m 110 "$PYTHON" bench/mjx_throughput.py --names HalfCheetah-v4 --envs 1 4096 64 --steps 100 --env-steps 409600
     part d 50 "$PYTHON" bench/gpu/parts.py sbx --json "$WORK/updates.json" --steps 500
     eval_every=2500
     limit_e=$((BUDGET - SECONDS - 30))  # 30 s for the report and the copies
@@ -95,8 +117,8 @@ steps=$("$PYTHON" bench/gpu/parts.py plan --json "$WORK/updates.json" --eval-eve
     || steps=$eval_every
 
 RUN=$WORK/crossq-halfcheetah
-echo "part e: $steps env steps per run, $limit_e s for it"
-part e "$limit_e" "$PYTHON" train.py crossq --preset paper --env gym/HalfCheetah-v4 --seeds 5 \
+case " $PARTS " in *" e "*) echo "part e: $steps env steps per run of $E_ENV, $limit_e s for it" ;; esac
+part e "$limit_e" "$PYTHON" train.py crossq --preset paper --env "$E_ENV" --seeds 5 \
     --total-steps "$steps" --eval-every "$eval_every" --eval-episodes 1 --checkpoint-every 0 "${small[@]}" \
     --out "$RUN" --overwrite
 part report 60 "$PYTHON" -m reports "$RUN" --out "$RUN/report"
