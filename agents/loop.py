@@ -134,7 +134,8 @@ class PeriodParts(NamedTuple):
     """An evaluation period in pieces, so it runs in chunks between which the host reports progress
     and stops on a signal: begin (hp, start state) -> carry; chunk (hp, carry, first iteration) ->
     carry after `chunk_length` iterations; finish (start state, carry, hp, period) -> (state, the
-    period's metrics, ending with its evaluation)."""
+    period's metrics, ending with its evaluation). The carry is a NamedTuple whose `run` field is
+    the run state."""
 
     begin: Callable
     chunk: Callable
@@ -214,8 +215,14 @@ class Runs:
         self.begin_compiled = self.jitted(parts.begin, (0, 0)).lower(self.hp, self.state_shape).compile()
         chunk = self.jitted(parts.chunk, (0, 0, None), donate=(1,))
         self.chunk_compiled = chunk.lower(self.hp, carry, index).compile()
-        finish = self.jitted(parts.finish, (0, 0, 0, None), donate=(1,))
-        self.finish_compiled = finish.lower(self.state_shape, carry, self.hp, index).compile()
+        # finish donates the carry's run alone (its replay buffer becomes the new state's); the
+        # carry's other leaves, per-period counters, have no output of their shape to alias
+        finish = self.jitted(self.finish_on_run, (0, 0, 0, 0, None), donate=(1,))
+        self.finish_compiled = finish.lower(self.state_shape, carry.run, carry._replace(run=None), self.hp, index).compile()
+
+    def finish_on_run(self, start: RunState, run: RunState, rest: Any, hp: Any, period: jax.Array):
+        """parts.finish with the carry's run passed apart from the rest of the carry."""
+        return self.parts.finish(start, rest._replace(run=run), hp, period)
 
     def init(self) -> RunState:
         return self.init_compiled(self.hp, self.keys)
@@ -240,7 +247,7 @@ class Runs:
                 jax.block_until_ready(carry)
                 if on_chunk(done / parts.iterations) and done < parts.iterations:
                     raise Stopped(state, carry, done)
-        return self.finish_compiled(state, carry, self.hp, jnp.int32(period))
+        return self.finish_compiled(state, carry.run, carry._replace(run=None), self.hp, jnp.int32(period))
 
     def stop_record(self, stopped: Stopped) -> dict:
         """What a stop checkpoint holds: {"start": start_record of the period's start, "carry"}."""
