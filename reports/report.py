@@ -44,27 +44,44 @@ def at_mark(curves: Curves, mark: int) -> dict | None:
     return {"env_step": env_step, **summarize_returns(returns)}
 
 
+def family(task: str) -> str:
+    """"mjx/HalfCheetah-v4" -> "mjx"."""
+    return task.partition("/")[0]
+
+
 def aggregate_rows(groups: list[RunGroup]) -> list[dict]:
     """Per algorithm and checkpoint: IQM and stratified-bootstrap CI over tasks (strata) and runs of
     returns normalized by the published mean at FINAL_MARK of the same algorithm on the same task,
-    ours and published over the same tasks; groups not in the published configuration are left out."""
+    ours and published over the same tasks; groups not in the published configuration are left out.
+    An algorithm run on both gym/ and mjx/ tasks gets a row per family ("SAC (mjx/)"), so that no
+    published task is counted twice and the two physics are not pooled."""
     rows = []
     comparable = [group for group in groups if group.published is not None and not group.differs]
     for algorithm in dict.fromkeys(group.algorithm for group in comparable):
-        members = [group for group in comparable if group.algorithm == algorithm]
-        for mark in CHECKPOINTS:
-            ours, published, tasks = [], [], []
-            for group in members:
-                final, reached, reference = group.published.at(FINAL_MARK), group.curves.at(mark), group.published.at(mark)
-                if final is None or reached is None or reference is None:
-                    continue
-                scale = np.mean(final[1])
-                ours.append(reached[1] / scale)
-                published.append(reference[1] / scale)
-                tasks.append(group.task)
-            if tasks:
-                rows.append({"algorithm": algorithm, "mark": mark, "tasks": tasks,
-                             "ours": interval(ours), "published": interval(published)})
+        families = list(dict.fromkeys(family(group.task) for group in comparable if group.algorithm == algorithm))
+        for name in families:
+            label = algorithm if len(families) == 1 else f"{algorithm} ({name}/)"
+            members = [group for group in comparable if group.algorithm == algorithm and family(group.task) == name]
+            rows += aggregate_of(label, members)
+    return rows
+
+
+def aggregate_of(algorithm: str, members: list[RunGroup]) -> list[dict]:
+    """aggregate_rows' rows of one algorithm over `members`, its groups on distinct tasks."""
+    rows = []
+    for mark in CHECKPOINTS:
+        ours, published, tasks = [], [], []
+        for group in members:
+            final, reached, reference = group.published.at(FINAL_MARK), group.curves.at(mark), group.published.at(mark)
+            if final is None or reached is None or reference is None:
+                continue
+            scale = np.mean(final[1])
+            ours.append(reached[1] / scale)
+            published.append(reference[1] / scale)
+            tasks.append(group.task)
+        if tasks:
+            rows.append({"algorithm": algorithm, "mark": mark, "tasks": tasks,
+                         "ours": interval(ours), "published": interval(published)})
     return rows
 
 
@@ -96,6 +113,46 @@ def plot_group(path: Path, group: RunGroup) -> None:
     axis.set_ylabel("deterministic eval return (IQM, 95% CI)")
     reference = "" if group.published is not None else " (no published reference)"
     axis.set_title(f"{group.algorithm} on {group.task}{reference}", fontsize=9)
+    axis.grid(alpha=0.3)
+    axis.legend(fontsize=7)
+    figure.tight_layout()
+    figure.savefig(path)
+    plt.close(figure)
+
+
+def side_by_side(groups: list[RunGroup]) -> dict[str, list[RunGroup]]:
+    """Task name (the env id without its family: "HalfCheetah-v4") -> its groups, where several
+    groups (algorithms, or gym/ and mjx/ physics) ran the same task."""
+    by_task: dict[str, list[RunGroup]] = {}
+    for group in groups:
+        by_task.setdefault(group.task.partition("/")[2] or group.task, []).append(group)
+    return {task: members for task, members in by_task.items() if len(members) > 1}
+
+
+def plot_together(path: Path, task: str, groups: list[RunGroup]) -> None:
+    """Every group's IQM and 95% CI band on one axis, with each published algorithm's curve (dashed)
+    once, over the steps the longest of our runs covered."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
+    colours = iter(plt.get_cmap("tab10").colors)
+    for group in groups:
+        label = f"{group.algorithm} on {group.task}: IQM of {len(group.seeds)} runs"
+        if group.differs:
+            label += " (not the published configuration)"
+        draw_iqm(axis, group.curves.env_steps, group.curves.returns, next(colours), label)
+    last_step = max(int(group.curves.env_steps[-1]) for group in groups)
+    published = {group.published_algo: group.published for group in groups if group.published is not None}
+    for algo, curves in published.items():
+        shown = curves.until(last_step)
+        draw_iqm(axis, shown.env_steps, shown.returns, next(colours), f"published {algo}: IQM of {len(shown.returns)} seeds",
+                 linestyle="--")
+    axis.set_xlabel("env steps")
+    axis.set_ylabel("deterministic eval return (IQM, 95% CI)")
+    axis.set_title(f"{task}: side by side", fontsize=9)
     axis.grid(alpha=0.3)
     axis.legend(fontsize=7)
     figure.tight_layout()
@@ -178,6 +235,10 @@ def render(report: dict) -> str:
         )
     lines += ["", "Commands that produced them:", ""]
     lines += [f"- `{command}`" for entry in report["groups"] for command in entry["commands"]]
+    for entry in report["together"]:
+        lines += ["", f"## {entry['task']}: side by side", "",
+                  f"{', '.join(entry['groups'])} on one axis (each group's own section below has its tables).", "",
+                  f"![{entry['task']}: side by side]({entry['figure']})"]
     for entry in report["groups"]:
         lines += ["", f"## {entry['algorithm']} on {entry['task']}", "", f"![{entry['algorithm']} on {entry['task']}]({entry['figure']})", ""]
         if not entry["published_seeds"]:
@@ -217,7 +278,8 @@ def render(report: dict) -> str:
 
 
 def write_report(groups: list[RunGroup], out: Path, command: str) -> Path:
-    """Writes out/report.md, out/report.json, a curves PNG per group and aggregate.png; -> report.md."""
+    """Writes out/report.md, out/report.json, a curves PNG per group, a side-by-side PNG per task that
+    several groups ran, and aggregate.png; -> report.md."""
     out.mkdir(parents=True, exist_ok=True)
     entries = []
     for group in groups:
@@ -238,7 +300,13 @@ def write_report(groups: list[RunGroup], out: Path, command: str) -> Path:
             "figure": figure,
             "checkpoints": checkpoint_rows(group),
         })
-    report = {"command": command, "groups": entries, "aggregate": aggregate_rows(groups), "aggregate_figure": None}
+    together = []
+    for task, members in side_by_side(groups).items():
+        figure = f"side_by_side_{slug(task)}.png"
+        plot_together(out / figure, task, members)
+        together.append({"task": task, "groups": [f"{g.algorithm} on {g.task}" for g in members], "figure": figure})
+    report = {"command": command, "groups": entries, "together": together, "aggregate": aggregate_rows(groups),
+              "aggregate_figure": None}
     if report["aggregate"]:
         report["aggregate_figure"] = "aggregate.png"
         plot_aggregate(out / "aggregate.png", report["aggregate"])

@@ -155,6 +155,33 @@ def test_a_run_of_another_configuration_is_drawn_beside_the_published_curve_and_
     assert config_differences("crossq", dataclasses.asdict(cpu.config), dataclasses.asdict(cpu.hyperparams))
 
 
+def test_runs_of_one_task_on_gym_and_mjx_share_a_figure_and_aggregate_per_family(tmp_path):
+    env_steps = np.arange(10_000, 100_001, 10_000)
+    rng = np.random.default_rng(2)
+    host, fused, crossq = (rng.normal(5000.0, 400.0, size=(n, len(env_steps))).round(1) for n in (5, 4, 3))
+    write_run(tmp_path / "gym", "sac", "gym/HalfCheetah-v4", env_steps, host)
+    write_run(tmp_path / "mjx", "sac", "mjx/HalfCheetah-v4", env_steps, fused)
+    write_run(tmp_path / "cq", "crossq", "gym/HalfCheetah-v4", env_steps, crossq)
+    write_run(tmp_path / "hop", "sac", "gym/Hopper-v4", env_steps, host)
+    report = run_report(tmp_path, tmp_path / "gym", tmp_path / "mjx", tmp_path / "cq", tmp_path / "hop")
+
+    (together,) = report["together"]  # Hopper has one group: no side-by-side figure
+    assert together["task"] == "HalfCheetah-v4"
+    assert together["groups"] == ["SAC on gym/HalfCheetah-v4", "SAC on mjx/HalfCheetah-v4", "CrossQ on gym/HalfCheetah-v4"]
+    assert (tmp_path / "report" / together["figure"]).read_bytes().startswith(PNG)
+    markdown = (tmp_path / "report" / "report.md").read_text()
+    assert f"## HalfCheetah-v4: side by side\n\n{', '.join(together['groups'])} on one axis" in markdown
+
+    # SAC ran both physics: a row per family, each published task counted once in each
+    rows = {row["algorithm"]: row for row in report["aggregate"] if row["mark"] == 100_000}
+    assert sorted(rows) == ["CrossQ", "SAC (gym/)", "SAC (mjx/)"]
+    assert rows["SAC (gym/)"]["tasks"] == ["gym/HalfCheetah-v4", "gym/Hopper-v4"] and rows["SAC (gym/)"]["ours"]["runs"] == 10
+    assert rows["SAC (mjx/)"]["tasks"] == ["mjx/HalfCheetah-v4"]
+    final = published_returns("sac", "HalfCheetah-v4", 999_960).mean()
+    np.testing.assert_allclose(rows["SAC (mjx/)"]["ours"]["iqm"], iqm(fused[:, -1] / final))
+    assert rows["SAC (mjx/)"]["published"]["runs"] == 10
+
+
 def test_the_paper_presets_are_the_published_configurations():
     from agents import crossq, sac
     from agents.common import resolve_gamma
