@@ -12,7 +12,7 @@ import numpy as np
 
 from reports.curves import CHECKPOINTS, Curves
 from reports.runs import RunGroup
-from rundir.output import draw_iqm, summarize_returns, write_json
+from rundir.output import curves_axis, draw_iqm, summarize_returns, write_json
 from rundir.stats import iqm, stratified_bootstrap_ci
 
 FINAL_MARK = CHECKPOINTS[-1]
@@ -96,28 +96,15 @@ def slug(*parts: str) -> str:
 
 def plot_group(path: Path, group: RunGroup) -> None:
     """Our IQM and 95% CI band beside the published one (dashed), over the steps our runs covered."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
-    draw_iqm(axis, group.curves.env_steps, group.curves.returns, "tab:blue", f"ours: IQM of {len(group.seeds)} runs")
-    if group.published is not None:
-        published = group.published.until(int(group.curves.env_steps[-1]))
-        label = f"published {group.published_algo}: IQM of {len(published.returns)} seeds"
-        if group.differs:
-            label += f"\n(not the published configuration: differs in {', '.join(field.split()[0] for field in group.differs)})"
-        draw_iqm(axis, published.env_steps, published.returns, "tab:orange", label, linestyle="--")
-    axis.set_xlabel("env steps")
-    axis.set_ylabel("deterministic eval return (IQM, 95% CI)")
     reference = "" if group.published is not None else " (no published reference)"
-    axis.set_title(f"{group.algorithm} on {group.task}{reference}", fontsize=9)
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    with curves_axis(path, f"{group.algorithm} on {group.task}{reference}") as axis:
+        draw_iqm(axis, group.curves.env_steps, group.curves.returns, "tab:blue", f"ours: IQM of {len(group.seeds)} runs")
+        if group.published is not None:
+            published = group.published.until(int(group.curves.env_steps[-1]))
+            label = f"published {group.published_algo}: IQM of {len(published.returns)} seeds"
+            if group.differs:
+                label += f"\n(not the published configuration: differs in {', '.join(field.split()[0] for field in group.differs)})"
+            draw_iqm(axis, published.env_steps, published.returns, "tab:orange", label, linestyle="--")
 
 
 def side_by_side(groups: list[RunGroup]) -> dict[str, list[RunGroup]]:
@@ -132,32 +119,21 @@ def side_by_side(groups: list[RunGroup]) -> dict[str, list[RunGroup]]:
 def plot_together(path: Path, task: str, groups: list[RunGroup]) -> None:
     """Every group's IQM and 95% CI band on one axis, with each published algorithm's curve (dashed)
     once, over the steps the longest of our runs covered."""
-    import matplotlib
+    from matplotlib import colormaps
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
-    colours = iter(plt.get_cmap("tab10").colors)
-    for group in groups:
-        label = f"{group.algorithm} on {group.task}: IQM of {len(group.seeds)} runs"
-        if group.differs:
-            label += " (not the published configuration)"
-        draw_iqm(axis, group.curves.env_steps, group.curves.returns, next(colours), label)
+    colours = iter(colormaps["tab10"].colors)
     last_step = max(int(group.curves.env_steps[-1]) for group in groups)
     published = {group.published_algo: group.published for group in groups if group.published is not None}
-    for algo, curves in published.items():
-        shown = curves.until(last_step)
-        draw_iqm(axis, shown.env_steps, shown.returns, next(colours), f"published {algo}: IQM of {len(shown.returns)} seeds",
-                 linestyle="--")
-    axis.set_xlabel("env steps")
-    axis.set_ylabel("deterministic eval return (IQM, 95% CI)")
-    axis.set_title(f"{task}: side by side", fontsize=9)
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    with curves_axis(path, f"{task}: side by side") as axis:
+        for group in groups:
+            label = f"{group.algorithm} on {group.task}: IQM of {len(group.seeds)} runs"
+            if group.differs:
+                label += " (not the published configuration)"
+            draw_iqm(axis, group.curves.env_steps, group.curves.returns, next(colours), label)
+        for algo, curves in published.items():
+            shown = curves.until(last_step)
+            draw_iqm(axis, shown.env_steps, shown.returns, next(colours), f"published {algo}: IQM of {len(shown.returns)} seeds",
+                     linestyle="--")
 
 
 def plot_aggregate(path: Path, rows: list[dict]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import platform
@@ -199,28 +200,39 @@ def plot_curves(
     env_steps: [num_evals]; returns: [num_runs, num_evals]; groups: (label, run indices) per
     setting of a sweep (None: all runs are one group).
     """
+    from matplotlib import colormaps
+
+    groups = groups or [(f"IQM of {len(returns)} runs", list(range(len(returns))))]
+    colours = colormaps["tab10"]
+    with curves_axis(path, title) as axis:
+        for number, (label, indices) in enumerate(groups):
+            colour = colours(number % 10)
+            group = returns[indices]
+            for run_returns in group:
+                axis.plot(env_steps, run_returns, color=colour, linewidth=0.7, alpha=0.35)
+            draw_iqm(axis, env_steps, group, colour, label)
+
+
+@contextlib.contextmanager
+def curves_axis(path: Path, title: str):
+    """Yields the axis of a learning-curve figure (returns over env steps), saved to `path` on exit."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    groups = groups or [(f"IQM of {len(returns)} runs", list(range(len(returns))))]
-    colours = plt.get_cmap("tab10")
     figure, axis = plt.subplots(figsize=(7, 4.5), dpi=120)
-    for number, (label, indices) in enumerate(groups):
-        colour = colours(number % 10)
-        group = returns[indices]
-        for run_returns in group:
-            axis.plot(env_steps, run_returns, color=colour, linewidth=0.7, alpha=0.35)
-        draw_iqm(axis, env_steps, group, colour, label)
-    axis.set_xlabel("env steps")
-    axis.set_ylabel("deterministic eval return (IQM, 95% bootstrap CI)")
-    axis.set_title(title, fontsize=8)
-    axis.grid(alpha=0.3)
-    axis.legend(fontsize=7)
-    figure.tight_layout()
-    figure.savefig(path)
-    plt.close(figure)
+    try:
+        yield axis
+        axis.set_xlabel("env steps")
+        axis.set_ylabel("deterministic eval return (IQM, 95% bootstrap CI)")
+        axis.set_title(title, fontsize=9)
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+        figure.tight_layout()
+        figure.savefig(path)
+    finally:
+        plt.close(figure)
 
 
 def draw_iqm(axis, env_steps: np.ndarray, returns: np.ndarray, colour, label: str, linestyle: str = "-") -> None:
