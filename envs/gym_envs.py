@@ -33,9 +33,33 @@ TASKS = (
 NAMES = tuple(f"{task}-{version}" for task in TASKS for version in ("v4", "v5"))
 
 
+class MujocoWarning(UserWarning):
+    """A warning of MuJoCo's C library (e.g. about a deprecated attribute of a task's model)."""
+
+
+def route_mujoco_warnings() -> None:
+    """Turns MuJoCo's own warnings into Python warnings (MujocoWarning), each text once per process,
+    unless a handler is set already: by default MuJoCo prints each one on every model load (twice
+    per gymnasium env of HalfCheetah, whose model uses the deprecated `settotalmass`) and appends it
+    to MUJOCO_LOG.TXT in the working directory."""
+    import mujoco
+
+    if mujoco.get_mju_user_warning() is not None:
+        return
+    seen = set()
+
+    def warn_once(text: str) -> None:
+        if text not in seen:
+            seen.add(text)
+            warnings.warn(f"MuJoCo: {text}", MujocoWarning, stacklevel=2)
+
+    mujoco.set_mju_user_warning(warn_once)
+
+
 def _make_gymnasium_env(name: str, kwargs: dict):
     import gymnasium
 
+    route_mujoco_warnings()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)  # gymnasium asks v4 users to move to v5
         return gymnasium.make(name, disable_env_checker=True, **kwargs)

@@ -24,14 +24,17 @@ import jax.numpy as jnp
 import numpy as np
 
 from envs.core import Env, EnvSpec, make_env
+from envs.gym_envs import route_mujoco_warnings
 
 EPISODE_STEPS = 1000
 """gymnasium registers every task here with max_episode_steps=1000 (Reacher: 50, see `Task`)."""
 
 
 def _xml_path(xml_file: str) -> str:
+    """The path of a model file gymnasium ships (loading it routes MuJoCo's warnings to Python's)."""
     import gymnasium.envs.mujoco
 
+    route_mujoco_warnings()
     return os.path.join(os.path.dirname(gymnasium.envs.mujoco.__file__), "assets", xml_file)
 
 

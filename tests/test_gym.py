@@ -78,6 +78,26 @@ def test_seeds_give_independent_episodes_and_the_same_seed_replays_them():
     np.testing.assert_array_equal(batch.reset(), first)
 
 
+def test_mujoco_s_warnings_become_one_python_warning_and_no_log_file(tmp_path, monkeypatch):
+    """HalfCheetah's model uses the deprecated `settotalmass`: MuJoCo warns at every model load,
+    printing and appending to MUJOCO_LOG.TXT in the working directory, unless a handler is set."""
+    import warnings
+
+    import mujoco
+
+    from envs.gym_envs import MujocoWarning
+
+    monkeypatch.chdir(tmp_path)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        env = envs.make("gym/HalfCheetah-v4")
+        env.batch([0, 1, 2]).reset()
+        envs.make("mjx/HalfCheetah-v4")
+    assert mujoco.get_mju_user_warning() is not None
+    assert len([w for w in caught if issubclass(w.category, MujocoWarning)]) <= 1  # none if this process saw it already
+    assert not (tmp_path / "MUJOCO_LOG.TXT").exists()
+
+
 def test_an_unknown_gym_id_stops_with_suggestions(capsys):
     assert train.main(["sac", "--env", "gym/HalfCheetah-v3"], check_only=True) == 2
     error = capsys.readouterr().err
