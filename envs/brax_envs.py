@@ -40,6 +40,9 @@ def make(
         raise ValueError(f"unknown brax backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     import warnings
 
+    from envs.mjx_envs import import_mjx
+
+    import_mjx()  # brax imports it: without its lines about the Warp implementation
     from brax import envs as brax_envs
 
     with warnings.catch_warnings():

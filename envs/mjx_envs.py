@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import io
 import os
 import warnings
 from typing import Callable
@@ -297,11 +298,29 @@ def task_rules(name: str) -> Task:
     return TASKS[task](version)
 
 
+def import_mjx():
+    """`mujoco.mjx`, imported without the two lines it prints to stdout when its optional Warp
+    implementation (NVIDIA GPUs only; the suite uses the pure-JAX one) is not installed."""
+    import sys
+
+    if "mujoco.mjx" not in sys.modules:
+        printed = io.StringIO()
+        with contextlib.redirect_stdout(printed):
+            import mujoco.mjx  # noqa: F401
+        for line in printed.getvalue().splitlines():
+            if not line.startswith(("Failed to import warp:", "Failed to import mujoco_warp:")):
+                print(line)
+    from mujoco import mjx
+
+    return mjx
+
+
 def load_model(xml_file: str, solver: str | None = None):
     """The MuJoCo model gymnasium ships (C `MjModel`, with `solver` in place of its own where given:
     "newton") and its MJX copy (pure-JAX implementation)."""
     import mujoco
-    from mujoco import mjx
+
+    mjx = import_mjx()
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -363,7 +382,7 @@ def forward(model, data):
     """MJX's forward pass as C's mj_forward: C's contact frames, and `qpos` left as given (MJX writes
     the normalized free-joint quaternion back into it, C normalizes a copy: gymnasium's reset keeps
     the un-normalized noisy quaternion in qpos and in the first observation)."""
-    from mujoco import mjx
+    mjx = import_mjx()
 
     with _like_c():
         return mjx.forward(model, data).replace(qpos=data.qpos)
@@ -371,7 +390,7 @@ def forward(model, data):
 
 def step(model, data):
     """One MJX step with C's contact frames (the step's integration normalizes the quaternion, as C's)."""
-    from mujoco import mjx
+    mjx = import_mjx()
 
     with _like_c():
         return mjx.step(model, data)
@@ -384,7 +403,7 @@ def make_physics(name: str):
     step_data(data, ctrl) -> (data, reward, terminated): frame_skip MuJoCo steps with ctrl [nu].
     blank: the model's mjx.Data at qpos0, at rest, before any forward pass.
     """
-    from mujoco import mjx
+    mjx = import_mjx()
 
     task = task_rules(name)
     mj_model, model = load_model(task.xml_file, task.solver)

@@ -103,6 +103,20 @@ def test_ids_specs_and_time_limits_are_gymnasium_s():
     assert (spec.obs_shape, spec.action_dim, spec.max_episode_steps) == ((11,), 3, 7)
 
 
+def test_importing_mjx_prints_nothing_about_the_warp_implementation():
+    """mujoco.mjx prints two "Failed to import warp" lines at import without the NVIDIA-only Warp
+    package; the suite imports it through mjx_envs.import_mjx, which keeps any other line."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = "from envs.mjx_envs import import_mjx; print(import_mjx().__name__)"
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300,
+                            cwd=Path(__file__).resolve().parents[1])
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "mujoco.mjx\n"
+
+
 @pytest.mark.slow
 def test_inverted_pendulum_steps_and_resets_like_c_mujoco():
     """64 states of gymnasium rollouts, one step each in MJX and C; 1024 resets of each (about 40 s:
