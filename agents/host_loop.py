@@ -150,10 +150,8 @@ class HostRuns(loop.Runs):
         count = off_policy.iterations_per_eval(self.config)
         length = loop.chunk_length(count)
         carry = self.start_compiled(self.hp, state)  # a copy: `state` stays the period's start
-        for done in range(length, count + 1, length):
-            carry = self.iterate(carry, period * count + done - length, length)
-            if on_chunk is not None and on_chunk(done / count) and done < count:
-                raise loop.Stopped()
+        carry = loop.run_chunks(carry, 0, count, length, lambda carry, done: self.iterate(carry, period * count + done, length),
+                                on_chunk, lambda carry, done: loop.Stopped())
         run, carry = self.close_compiled(state, carry, np.int32(period))
         eval_returns, eval_lengths = self.evaluate(run)
         return run, self.metrics_compiled(run, carry, eval_returns, eval_lengths, np.int32(period))

@@ -147,6 +147,20 @@ class PeriodParts(NamedTuple):
     """Replay buffer rows a period adds (off-policy: eval_every; on-policy: none)."""
 
 
+def run_chunks(carry: Any, done: int, iterations: int, length: int, advance: Callable, on_chunk: Callable | None,
+               stopped: Callable) -> Any:
+    """A period's carry from iteration `done` to its end, `length` iterations per chunk: advance(carry,
+    done) runs the chunk that starts at `done`; on_chunk(fraction of the period done), after each
+    chunk, returns True to stop there, and then stopped(carry, done) is raised unless the period is
+    done. Both loops' run_period go through here, so they stop at the same chunk boundaries."""
+    while done < iterations:
+        carry = advance(carry, done)
+        done += length
+        if on_chunk is not None and on_chunk(done / iterations) and done < iterations:
+            raise stopped(carry, done)
+    return carry
+
+
 class Stopped(Exception):
     """Raised by run_period when on_chunk asks to stop inside a period. start, carry: the period's
     start state and its carry after `done` iterations, to go on from (None where the loop cannot:
@@ -240,13 +254,13 @@ class Runs:
         # begin copies: `state` stays the period's start
         carry, done = resume_at if resume_at is not None else (self.begin_compiled(self.hp, state), 0)
         first = period * parts.iterations
-        while done < parts.iterations:
+
+        def advance(carry, done):
             carry = self.chunk_compiled(self.hp, carry, jnp.int32(first + done))
-            done += parts.chunk_length
-            if on_chunk is not None:
-                jax.block_until_ready(carry)
-                if on_chunk(done / parts.iterations) and done < parts.iterations:
-                    raise Stopped(state, carry, done)
+            return carry if on_chunk is None else jax.block_until_ready(carry)  # on_chunk sees it finished
+
+        carry = run_chunks(carry, done, parts.iterations, parts.chunk_length, advance, on_chunk,
+                           lambda carry, done: Stopped(state, carry, done))
         return self.finish_compiled(state, carry.run, carry._replace(run=None), self.hp, jnp.int32(period))
 
     def stop_record(self, stopped: Stopped) -> dict:
