@@ -31,6 +31,7 @@ import tyro
 from agents import AGENTS, ConfigError, Preset, ranges
 from agents.common import Agent, resolve_gamma
 from agents.loop import RunConfig, TrainConfig
+from rundir import compile_cache
 
 RunT = TypeVar("RunT")
 ConfigT = TypeVar("ConfigT")
@@ -74,11 +75,12 @@ class RunArgs(RunConfig):
     critic and actor to metrics.csv (critic_simplicity, actor_simplicity; 0: never)."""
     probe_grid_size: int = 64
     """Grid points per axis of each of the probe's 4 planes per network with --probe-every (its cost grows with the square)."""
-    compile_cache: str = "~/.cache/occam/xla"
+    compile_cache: str = "auto"
     """Directory of jax's persistent compilation cache: a program compiled once (same settings, code,
     jax version and devices) loads from it in later runs instead of compiling again; at most 2 GiB,
-    least recently used entries evicted first ("none": no cache). Keep it private to your user: jax
-    runs what it finds there."""
+    least recently used entries evicted first. auto: ~/.cache/occam/xla/<this machine and jax
+    build> (off on macOS with jaxlib < 0.10); none: no cache. Keep it private to your user: jax runs
+    what it finds there."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -335,33 +337,6 @@ def join_processes() -> None:
         sys.stdout = open(os.devnull, "w")
 
 
-COMPILE_CACHE_BYTES = 2 * 1024**3
-"""The persistent compilation cache's size limit (jax evicts the least recently used entries)."""
-
-
-def use_compile_cache(directory: str) -> None:
-    """Points jax's persistent compilation cache at `directory` ("none": off) for this process's
-    compiles from here on; programs that take at least a second to compile are stored."""
-    import jax
-    from jax.experimental.compilation_cache import compilation_cache
-
-    path = None
-    if directory.strip().lower() != "none":
-        path = str(Path(directory).expanduser().resolve())
-        try:
-            Path(path).mkdir(parents=True, exist_ok=True, mode=0o700)
-        except OSError as error:
-            raise ConfigError(f"--compile-cache {directory}: cannot create it ({error.strerror}); "
-                              "pass a writable directory, or none for no cache") from None
-        if not os.access(path, os.W_OK):
-            raise ConfigError(f"--compile-cache {directory} is not writable: pass a writable directory, or none for no cache")
-    if jax.config.jax_compilation_cache_dir == path:
-        return
-    jax.config.update("jax_compilation_cache_dir", path)
-    jax.config.update("jax_compilation_cache_max_size", COMPILE_CACHE_BYTES if path else -1)
-    compilation_cache.reset_cache()  # jax opens its cache once per process: the new directory takes effect
-
-
 def plan_on_every_process(agent_name: str, command: Command, check_only: bool):
     """-> (the plan, its Session; None with check_only). Under jax.distributed the processes then
     wait for each other: none creates the run directory before every one has checked it, and all
@@ -396,7 +371,7 @@ def main(argv: list[str] | None = None, check_only: bool = False) -> int:
         join_processes()
         resume = flag_value(argv, "--resume")
         agent_name, command = resumed(resume, argv) if resume is not None else parse(argv)
-        use_compile_cache(command.run.compile_cache)
+        compile_cache.use(command.run.compile_cache)
         plan, session = plan_on_every_process(agent_name, command, check_only)
         if check_only:
             return 0

@@ -81,7 +81,7 @@ def test_a_run_that_cannot_fit_on_disk_is_refused(tmp_path, monkeypatch):
         (["--preset", "paper", "--preset", "cpu"], "error: --preset is given more than once; pick one"),
         (["ppo", "--obs-norm", "rsnorm"], "error: --obs-norm must be one of none, rsnorm_clipped for ppo, got 'rsnorm'"),
         (["sac", "--wandb", " "], "error: --wandb takes the name of a W&B project, got an empty one"),
-        (["sac", "--compile-cache", "/proc/occam-cache"], "error: --compile-cache /proc/occam-cache: cannot create it"),
+        (["sac", "--compile-cache", "/proc/occam-cache"], "error: --compile-cache /proc/occam-cache: cannot create /proc/occam-cache"),
     ],
 )
 def test_parse_and_range_errors_are_one_line_with_exit_code_2(argv, message, capsys, tmp_path):

@@ -138,6 +138,7 @@ def test_the_same_command_twice_gives_identical_evals(tmp_path):
     import jax
 
     import train
+    from rundir import compile_cache
 
     cache = tmp_path / "cache"
     args = ("--total-steps", "300", "--eval-every", "100", "--seeds", "2", "--compile-cache", str(cache))
@@ -155,9 +156,27 @@ def test_the_same_command_twice_gives_identical_evals(tmp_path):
         assert train.main([*command(tmp_path / "second", *args)[2:]]) == 0
     finally:
         jax.monitoring.unregister_event_listener(count_hits)
-        train.use_compile_cache("none")
+        compile_cache.use("none")
     assert hits, "the second run compiled everything again"
     assert evals_without_wall_time(tmp_path / "first") == evals_without_wall_time(tmp_path / "second")
+
+
+def test_the_automatic_compile_cache_is_one_directory_per_machine_and_jax_build(monkeypatch):
+    import jaxlib
+
+    from rundir import compile_cache
+
+    assert compile_cache.resolve("none") is None and compile_cache.resolve("None") is None
+    here = compile_cache.resolve("auto")
+    assert here.parent == compile_cache.ROOT.expanduser() and here.name == compile_cache.machine_fingerprint()
+    monkeypatch.setattr(jaxlib, "__version__", "0.9.2")
+    older = compile_cache.resolve("auto")
+    assert older is not None and older != here  # another jaxlib never reads this one's entries
+    monkeypatch.setattr(sys, "platform", "darwin")
+    assert compile_cache.resolve("auto") is None  # macOS jaxlib < 0.10 crashed loading cached programs
+    monkeypatch.setattr(jaxlib, "__version__", "0.10.2")
+    assert compile_cache.resolve("auto") is not None
+    assert compile_cache.resolve("~/elsewhere") == Path("~/elsewhere").expanduser()
 
 
 def test_all_finite_finds_one_non_finite_value_in_any_floating_leaf():
