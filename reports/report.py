@@ -119,9 +119,11 @@ def side_by_side(groups: list[RunGroup]) -> dict[str, list[RunGroup]]:
 def plot_together(path: Path, task: str, groups: list[RunGroup]) -> None:
     """Every group's IQM and 95% CI band on one axis, with each published algorithm's curve (dashed)
     once, over the steps the longest of our runs covered."""
+    import itertools
+
     from matplotlib import colormaps
 
-    colours = iter(colormaps["tab10"].colors)
+    colours = itertools.cycle(colormaps["tab10"].colors)  # a sweep's settings can be more than ten groups
     last_step = max(int(group.curves.env_steps[-1]) for group in groups)
     published = {group.published_algo: group.published for group in groups if group.published is not None}
     with curves_axis(path, f"{task}: side by side") as axis:
