@@ -17,7 +17,6 @@ import contextlib
 import dataclasses
 import io
 import os
-import warnings
 from typing import Callable
 
 import jax
@@ -322,9 +321,7 @@ def load_model(xml_file: str, solver: str | None = None):
 
     mjx = import_mjx()
 
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        mj_model = mujoco.MjModel.from_xml_path(_xml_path(xml_file))
+    mj_model = mujoco.MjModel.from_xml_path(_xml_path(xml_file))
     if solver is not None:
         mj_model.opt.solver = getattr(mujoco.mjtSolver, f"mjSOL_{solver.upper()}")
     return mj_model, mjx.put_model(mj_model, impl="jax")
