@@ -77,10 +77,11 @@ class RunArgs(RunConfig):
     """Grid points per axis of each of the probe's 4 planes per network with --probe-every (its cost grows with the square)."""
     compile_cache: str = "auto"
     """Directory of jax's persistent compilation cache: a program compiled once (same settings, code,
-    jax version and devices) loads from it in later runs instead of compiling again; at most 2 GiB,
-    least recently used entries evicted first. auto: ~/.cache/occam/xla/<this machine and jax
-    build> (off on macOS with jaxlib < 0.10); none: no cache. Keep it private to your user: jax runs
-    what it finds there."""
+    jax version and devices) loads from it in later runs instead of compiling again. Entries go to
+    DIR/<this machine and jax build>, at most 2 GiB, least recently used first out. auto:
+    $JAX_COMPILATION_CACHE_DIR if set, else ~/.cache/occam/xla (off on macOS with jaxlib < 0.10, and
+    where it cannot be created); none: no cache. A DIR must be yours and not writable by others: jax
+    runs what it finds there. --resume takes it too."""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -134,11 +135,16 @@ def read_command(directory: str) -> tuple[str, Command]:
 
 
 def resumed(directory: str, flags: list[str]) -> tuple[str, Command]:
-    """The command of the run in `directory`, set to resume."""
-    if [flag for flag in flags if flag not in ("--resume", directory, f"--resume={directory}")]:
-        raise ConfigError("--resume DIR takes no other flag: the run continues with the settings in DIR/config.json")
+    """The command of the run in `directory`, set to resume (with --compile-cache, if given, in place
+    of the recorded one: where compiled programs are kept does not change the run)."""
+    cache = flag_value(flags, "--compile-cache")
+    allowed = ("--resume", directory, f"--resume={directory}", "--compile-cache", cache, f"--compile-cache={cache}")
+    if [flag for flag in flags if flag not in allowed]:
+        raise ConfigError("--resume DIR takes no other flag but --compile-cache: the run continues with the settings "
+                          "in DIR/config.json")
     name, command = read_command(directory)
-    return name, dataclasses.replace(command, run=dataclasses.replace(command.run, resume=directory))
+    run = dataclasses.replace(command.run, resume=directory, compile_cache=cache or command.run.compile_cache)
+    return name, dataclasses.replace(command, run=run)
 
 
 def agent_defaults(agent: Agent, preset: str | None) -> tuple[Preset, str | None]:
@@ -371,7 +377,6 @@ def main(argv: list[str] | None = None, check_only: bool = False) -> int:
         join_processes()
         resume = flag_value(argv, "--resume")
         agent_name, command = resumed(resume, argv) if resume is not None else parse(argv)
-        compile_cache.use(command.run.compile_cache)
         plan, session = plan_on_every_process(agent_name, command, check_only)
         if check_only:
             return 0
@@ -426,6 +431,7 @@ def make_plan(agent_name: str, command: Command) -> Plan:
     from rundir import output
 
     run = command.run
+    compile_cache.use(run.compile_cache)  # before any compile, the checks' traces included
     if run.seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {run.seeds}")
     if not -(2**31) <= run.seed <= 2**31 - run.seeds:

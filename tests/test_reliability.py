@@ -144,39 +144,71 @@ def test_the_same_command_twice_gives_identical_evals(tmp_path):
     args = ("--total-steps", "300", "--eval-every", "100", "--seeds", "2", "--compile-cache", str(cache))
     result = subprocess.run(command(tmp_path / "first", *args), capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert any(cache.iterdir())
+    assert list(cache.glob(f"{compile_cache.machine_fingerprint()}/*-cache"))
     hits = []
 
     def count_hits(event, **_):
         if event == "/jax/compilation_cache/cache_hits":
             hits.append(event)
 
+    previous = jax.config.jax_compilation_cache_dir
     jax.monitoring.register_event_listener(count_hits)
     try:
         assert train.main([*command(tmp_path / "second", *args)[2:]]) == 0
     finally:
         jax.monitoring.unregister_event_listener(count_hits)
-        compile_cache.use("none")
+        jax.config.update("jax_compilation_cache_dir", previous)  # the session's cache (tests/conftest.py) again
+        jax.experimental.compilation_cache.compilation_cache.reset_cache()
     assert hits, "the second run compiled everything again"
     assert evals_without_wall_time(tmp_path / "first") == evals_without_wall_time(tmp_path / "second")
 
 
-def test_the_automatic_compile_cache_is_one_directory_per_machine_and_jax_build(monkeypatch):
+def test_the_compile_cache_keeps_one_private_directory_per_machine_and_jax_build(tmp_path, monkeypatch):
     import jaxlib
 
+    from agents import ConfigError
     from rundir import compile_cache
 
-    assert compile_cache.resolve("none") is None and compile_cache.resolve("None") is None
-    here = compile_cache.resolve("auto")
-    assert here.parent == compile_cache.ROOT.expanduser() and here.name == compile_cache.machine_fingerprint()
-    monkeypatch.setattr(jaxlib, "__version__", "0.9.2")
-    older = compile_cache.resolve("auto")
-    assert older is not None and older != here  # another jaxlib never reads this one's entries
-    monkeypatch.setattr(sys, "platform", "darwin")
-    assert compile_cache.resolve("auto") is None  # macOS jaxlib < 0.10 crashed loading cached programs
-    monkeypatch.setattr(jaxlib, "__version__", "0.10.2")
-    assert compile_cache.resolve("auto") is not None
-    assert compile_cache.resolve("~/elsewhere") == Path("~/elsewhere").expanduser()
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert compile_cache.root_of("none") is None and compile_cache.root_of("None") is None
+    with pytest.raises(ConfigError, match="empty value"):
+        compile_cache.root_of(" ")
+    monkeypatch.delenv("JAX_COMPILATION_CACHE_DIR", raising=False)
+    assert compile_cache.root_of("auto") == compile_cache.DEFAULT_ROOT.expanduser().resolve()
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "jax"))
+    assert compile_cache.root_of("auto") == tmp_path / "jax"  # jax's own setting is kept
+
+    here = compile_cache.directory_for(str(tmp_path / "c"))
+    assert here == tmp_path / "c" / compile_cache.machine_fingerprint() and here.stat().st_mode & 0o777 == 0o700
+    with monkeypatch.context() as older:
+        older.setattr(jaxlib, "__version__", "0.9.2")
+        assert compile_cache.machine_fingerprint() != here.name  # another jaxlib never reads this one's entries
+        older.setattr(sys, "platform", "darwin")
+        assert compile_cache.directory_for("auto") is None  # macOS jaxlib < 0.10 crashed loading cached programs
+
+    # unused fingerprint directories go after PRUNE_DAYS; others stay
+    stale, fresh, other = tmp_path / "c" / ("0" * 16), tmp_path / "c" / ("1" * 16), tmp_path / "c" / "mine"
+    for directory in (stale, fresh, other):
+        directory.mkdir()
+        (directory / "entry-cache").write_bytes(b"x")
+    old = time.time() - (compile_cache.PRUNE_DAYS + 1) * 86400
+    os.utime(stale / "entry-cache", (old, old))
+    os.utime(other / "entry-cache", (old, old))
+    compile_cache.directory_for(str(tmp_path / "c"))
+    assert not stale.exists() and fresh.exists() and other.exists()
+
+    # a directory others may write into is refused: jax runs what it finds there
+    os.chmod(here, 0o770)
+    with pytest.raises(ConfigError, match="chmod go-w"):
+        compile_cache.directory_for(str(tmp_path / "c"))
+    # auto where nothing can be created (here: under a file, which stops root too): no cache and a
+    # warning; an explicit directory there is an error
+    (tmp_path / "file").write_text("")
+    monkeypatch.setenv("JAX_COMPILATION_CACHE_DIR", str(tmp_path / "file" / "cache"))
+    with pytest.warns(RuntimeWarning, match="no compilation cache: cannot create"):
+        assert compile_cache.directory_for("auto") is None
+    with pytest.raises(ConfigError, match="cannot create"):
+        compile_cache.directory_for(str(tmp_path / "file" / "cache"))
 
 
 def test_all_finite_finds_one_non_finite_value_in_any_floating_leaf():
