@@ -14,6 +14,7 @@ rate per env step does not depend on the count).
 from __future__ import annotations
 
 import argparse
+import faulthandler
 import time
 
 from common import describe_device
@@ -70,6 +71,9 @@ def c_rate(name: str, num_envs: int, steps: int) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--row-timeout", type=float, default=1800,
+                        help="seconds one row may take before the script prints its stack and exits (XLA:CPU has hung "
+                             "in Humanoid's 1024-env program: envs/README.md)")
     parser.add_argument("--names", nargs="+", default=["HalfCheetah-v4", "Hopper-v4", "InvertedPendulum-v4"], choices=mjx_envs.NAMES)
     parser.add_argument("--envs", nargs="+", type=int, default=[1, 64, 1024])
     parser.add_argument("--steps", type=int, default=100, help="scanned steps per timed call (at most --env-steps / envs, at least 10)")
@@ -80,10 +84,12 @@ def main() -> None:
     print(f"{'task':<22} {'envs':>5} {'steps':>5} {'compile s':>9} {'mjx steps/s':>11} {'C steps/s':>9} {'mjx / C':>7}")
     for name in args.names:
         for num_envs in args.envs:
+            faulthandler.dump_traceback_later(args.row_timeout, exit=True)
             steps = max(10, min(args.steps, args.env_steps // num_envs))
             compile_seconds, rate = mjx_rate(name, num_envs, steps, args.repeats)
             c = c_rate(name, min(num_envs, 64), steps)
             print(f"{name:<22} {num_envs:>5} {steps:>5} {compile_seconds:>9.1f} {rate:>11.0f} {c:>9.0f} {rate / c:>7.2f}", flush=True)
+            faulthandler.cancel_dump_traceback_later()
 
 
 if __name__ == "__main__":
