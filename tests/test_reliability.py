@@ -134,31 +134,28 @@ def test_sigint_writes_the_logs_so_far_and_exits_nonzero(tmp_path):
 @pytest.mark.slow
 def test_the_same_command_twice_gives_identical_evals(tmp_path):
     """Once as its own process, once in this one: two processes, one command, the same evaluations.
-    The first stores its programs in a fresh --compile-cache; the second loads them from it."""
+    The first stores its programs in the compilation cache (the session's, tests/conftest.py); the
+    second loads them from there."""
     import jax
 
     import train
     from rundir import compile_cache
 
-    cache = tmp_path / "cache"
-    args = ("--total-steps", "300", "--eval-every", "100", "--seeds", "2", "--compile-cache", str(cache))
+    args = ("--total-steps", "300", "--eval-every", "100", "--seeds", "2")
     result = subprocess.run(command(tmp_path / "first", *args), capture_output=True, text=True, cwd=ROOT, timeout=600)
     assert result.returncode == 0, result.stderr
-    assert list(cache.glob(f"{compile_cache.machine_fingerprint()}/*-cache"))
+    assert list(compile_cache.directory_for("auto").glob("*-cache"))
     hits = []
 
     def count_hits(event, **_):
         if event == "/jax/compilation_cache/cache_hits":
             hits.append(event)
 
-    previous = jax.config.jax_compilation_cache_dir
     jax.monitoring.register_event_listener(count_hits)
     try:
         assert train.main([*command(tmp_path / "second", *args)[2:]]) == 0
     finally:
         jax.monitoring.unregister_event_listener(count_hits)
-        jax.config.update("jax_compilation_cache_dir", previous)  # the session's cache (tests/conftest.py) again
-        jax.experimental.compilation_cache.compilation_cache.reset_cache()
     assert hits, "the second run compiled everything again"
     assert evals_without_wall_time(tmp_path / "first") == evals_without_wall_time(tmp_path / "second")
 
