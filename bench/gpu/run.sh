@@ -12,11 +12,13 @@
 #   bash bench/gpu/wheels.sh                       # here, once: fills .whl/ (carry it to the GPU)
 #   bash bench/gpu/run.sh                          # there; OUT defaults to ./gpu-out
 #   PARTS="b c m e" E_ENV=mjx/HalfCheetah-v4 bash bench/gpu/run.sh   # some parts only
+#   E_STEPS=100000 ...                             # part e's env steps per run, instead of the plan
 #   GPU_SMOKE=1 OUT=/tmp/o PYTHON=.venv/bin/python bash bench/gpu/run.sh   # tiny sizes, on a CPU
 #
 # PARTS names the parts to run (all by default: "a b c m d e"); part e takes what the others left of
 # BUDGET, so leaving parts out lengthens it. Without part a, part e plans its length from
-# parts.py's fallback time per step and is stopped at its limit in any case.
+# parts.py's fallback time per step (E_STEPS sets it instead) and is stopped at its limit in any
+# case. An mjx/ E_ENV that cannot be built on the machine falls back to its gym/ task.
 # Each part runs under its own time limit and a failure is reported and passed over, so one part
 # never loses the others' figures. Everything printed also goes to $OUT/figures.log as it comes.
 set -uo pipefail
@@ -118,8 +120,17 @@ else
     plan=(--seconds "$limit_e")
     small=()
 fi
-steps=$("$PYTHON" bench/gpu/parts.py plan --json "$WORK/updates.json" --eval-every "$eval_every" "${plan[@]}") \
-    || steps=$eval_every
+if [ -n "${E_STEPS:-}" ]; then  # env steps per run of part e, given: no plan (the limit still stops it)
+    steps=$E_STEPS
+else
+    steps=$("$PYTHON" bench/gpu/parts.py plan --json "$WORK/updates.json" --eval-every "$eval_every" "${plan[@]}") \
+        || steps=$eval_every
+fi
+case " $PARTS $E_ENV" in  # an mjx/ task that cannot be built here (mujoco-mjx against this jax) falls back to gym/
+    *" e "*mjx/*)
+        "$PYTHON" -c "import sys, envs; envs.make(sys.argv[1])" "$E_ENV" \
+            || { echo "part e: $E_ENV cannot be built here (above); gym/${E_ENV#mjx/} instead"; E_ENV=gym/${E_ENV#mjx/}; } ;;
+esac
 
 RUN=$WORK/crossq-halfcheetah
 case " $PARTS " in *" e "*) echo "part e: $steps env steps per run of $E_ENV, $limit_e s for it" ;; esac
