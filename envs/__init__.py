@@ -16,16 +16,18 @@ class UnknownEnvError(ValueError):
     """An env id that no backend provides."""
 
 
-def available() -> list[str]:
-    """Every id `make` accepts."""
+def _names(backend: str) -> tuple[str, ...]:
+    """The names `make` accepts after "<backend>/"; only gymnax's need the package (2-3 s to import)."""
     from envs import brax_envs, gym_envs, gymnax_envs, mjx_envs
 
-    return (
-        [f"gymnax/{n}" for n in gymnax_envs.available()]
-        + [f"brax/{n}" for n in brax_envs.NAMES]
-        + [f"mjx/{n}" for n in mjx_envs.NAMES]
-        + [f"gym/{n}" for n in gym_envs.NAMES]
-    )
+    if backend == "gymnax":
+        return tuple(gymnax_envs.available())
+    return {"brax": brax_envs.NAMES, "mjx": mjx_envs.NAMES, "gym": gym_envs.NAMES}.get(backend, ())
+
+
+def available() -> list[str]:
+    """Every id `make` accepts."""
+    return [f"{backend}/{name}" for backend in ("gymnax", "brax", "mjx", "gym") for name in _names(backend)]
 
 
 def is_host_stepped(env_id: str) -> bool:
@@ -42,12 +44,12 @@ def make(env_id: str, **kwargs) -> Env | HostEnv:
     mjx: max_episode_steps= (default gymnasium's limit).
     gym: gymnasium.make's arguments (e.g. max_episode_steps=50); returns a host-stepped `HostEnv`.
     """
-    ids = available()
-    if env_id not in ids:
+    backend, _, name = env_id.partition("/")
+    if name not in _names(backend):  # a brax, mjx or gym id never imports gymnax
+        ids = available()
         close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise UnknownEnvError(f"unknown env id {env_id!r}.{hint} Available: {', '.join(ids)}")
-    backend, name = env_id.split("/", 1)
     if backend == "gymnax":
         from envs import gymnax_envs
 

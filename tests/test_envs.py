@@ -1,5 +1,9 @@
 """The environment contract of docs/architecture.md, for one gymnax and one brax environment."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -7,6 +11,8 @@ import pytest
 
 import envs
 from envs.brax_envs import DEFAULT_BACKEND
+
+ROOT = Path(__file__).resolve().parents[1]
 
 
 def rollout(env, key, actions):
@@ -27,6 +33,17 @@ def test_unknown_id_lists_the_available_ones():
     message = str(error.value)
     assert "Did you mean gymnax/Pendulum-v1" in message
     assert "brax/hopper" in message and "gymnax/CartPole-v1" in message
+
+
+def test_unknown_ids_of_every_backend_are_refused_and_only_gymnax_ids_import_gymnax():
+    for env_id in ("gym/Nope-v4", "mjx/Nope-v4", "brax/nope", "nope/Pendulum-v1", "Pendulum-v1"):
+        with pytest.raises(envs.UnknownEnvError, match="unknown env id"):
+            envs.make(env_id)
+    # gymnax's import (2-3 s: it imports seaborn and scipy) is paid only by gymnax ids; a fresh process
+    # because this one has imported gymnax already
+    probe = "import sys, envs; envs.make('gym/InvertedPendulum-v4'); print('gymnax' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.strip() == "False", out.stdout + out.stderr
 
 
 def test_gymnax_truncation_autoreset_and_final_obs():
