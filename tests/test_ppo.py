@@ -75,7 +75,7 @@ def test_ppo_solves_cartpole():
     """3 vmapped seeds, 200k env steps each (PureJaxRL's settings, learning rate 1e-3), about 30 s
     on a 2-core CPU (compile 20 s); the IQM of the final deterministic return >= 495 (of 500), above
     any trivial rule (pushing toward the pole's lean averages 481). Measured: every seed at 500 from
-    128k steps on (at 102k: 429, 500, 500)."""
+    128k steps on (at 102k: 429, 500, 500); seeds 0-8, as these triplets, all at 500 at the end."""
     config = TrainConfig(
         agent="ppo", agent_config=ppo.Config(), env="gymnax/CartPole-v1",
         total_steps=204_800, eval_every=102_400, eval_episodes=5, num_envs=4,
@@ -89,8 +89,9 @@ def test_ppo_solves_cartpole():
 def test_ppo_learns_pendulum_with_normalized_observations_while_a_diverging_run_is_frozen():
     """Continuous actions (clipped Gaussian) with observation normalization: rejax's pendulum preset,
     150k env steps, three seeds learning and a fourth run with a NaN learning rate, vmapped. A random
-    policy scores about -1300; measured with these seeds, the final returns are -222, -458 and -212
-    (IQM -298; -1318 after the first 10k steps). The diverged run is frozen at its initial state."""
+    policy scores about -1300 (-1318 after the first 10k steps). Seeds 0-8, run as these triplets
+    beside the NaN run, ended between -134 and -419 (triplet IQMs -257, -258, -240). The diverged run
+    is frozen at its initial state."""
     preset = ppo.PRESETS["pendulum"]
     config = TrainConfig(agent="ppo", agent_config=preset.config, env="gymnax/Pendulum-v1",
                          total_steps=150_000, eval_every=50_000, eval_episodes=5, num_envs=100)
