@@ -6,7 +6,9 @@ contract (so every step also pays for the auto-reset's fresh reset), uniform ran
 warm-up call, the fastest of `--repeats` calls. C: the same number of gymnasium envs stepped one
 after another on the host (`env.step`, `env.reset` at episode ends) with random actions, as the
 host-stepped loop does, timed over the same number of steps of every env (at most 64 envs: C's
-rate per env step does not depend on the count).
+rate per env step does not depend on the count). "C solver its" is the mean of C's constraint-solver
+iterations (`data.solver_niter`) in the last physics step of each env step: how long the solver's
+loops run on these states.
 
     python bench/mjx_throughput.py [--names HalfCheetah-v4 Hopper-v4] [--envs 1 64 1024] [--steps 100] [--env-steps 6400]
 """
@@ -54,19 +56,23 @@ def mjx_rate(name: str, num_envs: int, steps: int, repeats: int) -> tuple[float,
     return compile_seconds, num_envs * steps / min(timings)
 
 
-def c_rate(name: str, num_envs: int, steps: int) -> float:
-    """Env steps/s of `num_envs` gymnasium envs stepped in turn for `steps` steps each."""
+def c_rate(name: str, num_envs: int, steps: int) -> tuple[float, float]:
+    """(env steps/s, mean solver iterations of each env step's last physics step) of `num_envs`
+    gymnasium envs stepped in turn for `steps` steps each."""
     gym_envs = [mjx_check.gymnasium_env(name) for _ in range(num_envs)]
     for seed, env in enumerate(gym_envs):
         env.reset(seed=seed)
     space = gym_envs[0].action_space
     actions = np.random.default_rng(0).uniform(space.low, space.high, (steps, num_envs, *space.shape))
+    iterations = np.zeros((steps, num_envs))
     start = time.perf_counter()
     for t in range(steps):
-        for env, action in zip(gym_envs, actions[t]):
-            if env.step(action)[2]:
+        for i, (env, action) in enumerate(zip(gym_envs, actions[t])):
+            terminated = env.step(action)[2]
+            iterations[t, i] = env.unwrapped.data.solver_niter[0]
+            if terminated:
                 env.reset()
-    return num_envs * steps / (time.perf_counter() - start)
+    return num_envs * steps / (time.perf_counter() - start), float(iterations.mean())
 
 
 def main() -> None:
@@ -81,14 +87,15 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
     print(describe_device())
-    print(f"{'task':<22} {'envs':>5} {'steps':>5} {'compile s':>9} {'mjx steps/s':>11} {'C steps/s':>9} {'mjx / C':>7}")
+    print(f"{'task':<22} {'envs':>5} {'steps':>5} {'compile s':>9} {'mjx steps/s':>11} {'C steps/s':>9} {'mjx / C':>7} {'C solver its':>12}")
     for name in args.names:
         for num_envs in args.envs:
             faulthandler.dump_traceback_later(args.row_timeout, exit=True)
             steps = max(10, min(args.steps, args.env_steps // num_envs))
             compile_seconds, rate = mjx_rate(name, num_envs, steps, args.repeats)
-            c = c_rate(name, min(num_envs, 64), steps)
-            print(f"{name:<22} {num_envs:>5} {steps:>5} {compile_seconds:>9.1f} {rate:>11.0f} {c:>9.0f} {rate / c:>7.2f}", flush=True)
+            c, iterations = c_rate(name, min(num_envs, 64), steps)
+            print(f"{name:<22} {num_envs:>5} {steps:>5} {compile_seconds:>9.1f} {rate:>11.0f} {c:>9.0f} {rate / c:>7.2f} {iterations:>12.2f}",
+                  flush=True)
             faulthandler.cancel_dump_traceback_later()
 
 
