@@ -16,18 +16,27 @@ class UnknownEnvError(ValueError):
     """An env id that no backend provides."""
 
 
+BACKENDS = ("gymnax", "brax", "mjx", "gym")  # "<backend>/<name>" ids; each backend's module is envs/<backend>_envs.py
+
+
+def _module(backend: str):
+    """envs/<backend>_envs.py, which imports its package only when asked for an env (or gymnax's names)."""
+    import importlib
+
+    return importlib.import_module(f"envs.{backend}_envs")
+
+
 def _names(backend: str) -> tuple[str, ...]:
     """The names `make` accepts after "<backend>/"; only gymnax's need the package (2-3 s to import)."""
-    from envs import brax_envs, gym_envs, gymnax_envs, mjx_envs
-
-    if backend == "gymnax":
-        return tuple(gymnax_envs.available())
-    return {"brax": brax_envs.NAMES, "mjx": mjx_envs.NAMES, "gym": gym_envs.NAMES}.get(backend, ())
+    if backend not in BACKENDS:
+        return ()
+    module = _module(backend)
+    return tuple(module.available()) if backend == "gymnax" else module.NAMES
 
 
 def available() -> list[str]:
     """Every id `make` accepts."""
-    return [f"{backend}/{name}" for backend in ("gymnax", "brax", "mjx", "gym") for name in _names(backend)]
+    return [f"{backend}/{name}" for backend in BACKENDS for name in _names(backend)]
 
 
 def is_host_stepped(env_id: str) -> bool:
@@ -50,18 +59,4 @@ def make(env_id: str, **kwargs) -> Env | HostEnv:
         close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
         raise UnknownEnvError(f"unknown env id {env_id!r}.{hint} Available: {', '.join(ids)}")
-    if backend == "gymnax":
-        from envs import gymnax_envs
-
-        return gymnax_envs.make(name, **kwargs)
-    if backend == "gym":
-        from envs import gym_envs
-
-        return gym_envs.make(name, **kwargs)
-    if backend == "mjx":
-        from envs import mjx_envs
-
-        return mjx_envs.make(name, **kwargs)
-    from envs import brax_envs
-
-    return brax_envs.make(name, **kwargs)
+    return _module(backend).make(name, **kwargs)
