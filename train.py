@@ -16,22 +16,21 @@ import dataclasses
 import difflib
 import importlib.util
 import io
-import json
 import os
 import re
-import shutil
 import sys
 import time
-from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Generic, TypeVar
 
 import tyro
 
-from agents import AGENTS, ConfigError, Preset, ranges
-from agents.common import Agent, resolve_gamma
-from agents.loop import RunConfig, TrainConfig
+from agents import AGENTS, ConfigError, Preset
+from agents.common import Agent
+from agents.engine.loop import RunConfig
+from agents.engine.plan import RunsPlan
 from rundir import compile_cache
+from rundir.directory import check_disk, out_dir, read_config
 
 RunT = TypeVar("RunT")
 ConfigT = TypeVar("ConfigT")
@@ -120,18 +119,12 @@ def flag_value(flags: list[str], name: str) -> str | None:
 
 def read_command(directory: str) -> tuple[str, Command]:
     """(agent name, command) of the run in `directory`, read back from its config.json."""
-    path = Path(directory) / "config.json"
+    recorded = read_config(directory)
     try:
-        saved = json.loads(path.read_text())
-        name = saved["agent"]
-        agent = AGENTS[name]
-        run = dict(saved["run"], sweep=tuple(saved["run"]["sweep"]))
-        command = Command(RunArgs(**run), agent.Config(**saved["config"]), agent.Hyperparams(**saved["hyperparams"]))
-    except FileNotFoundError:
-        raise ConfigError(f"{directory}: no config.json there; is it a run directory of train.py?") from None
-    except (ValueError, KeyError, TypeError) as error:
-        raise ConfigError(f"{directory}: {path} is unreadable or from another version ({error!r})") from None
-    return name, command
+        run = RunArgs(**recorded.run)
+    except TypeError as error:
+        raise ConfigError(f"{directory}: its config.json is from another version ({error})") from None
+    return recorded.agent, Command(run, recorded.config, recorded.hp)
 
 
 def resumed(directory: str, flags: list[str]) -> tuple[str, Command]:
@@ -255,64 +248,17 @@ def known_flags(agent: Agent) -> list[str]:
     return flags
 
 
-def out_dir(run: RunArgs, agent: str) -> Path:
-    """The run directory to write; refuses a non-empty one unless --overwrite."""
-    if run.out is None:
-        stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
-        out = Path("runs") / f"{agent}-{run.env.replace('/', '_')}-{stamp}"
-    else:
-        out = Path(run.out)
-    if out.exists() and (not out.is_dir() or any(out.iterdir())) and not run.overwrite:
-        resume = f", or continue its run with --resume {out}" if (out / "checkpoints").is_dir() else ""
-        raise ConfigError(f"--out {out} exists and is not empty; choose another --out or pass --overwrite{resume}")
-    return out
-
-
-def check_disk(out: Path, num_runs: int, config, checkpoint_bytes: int = 0) -> None:
-    """Fails before training when the disk cannot hold the logs and checkpoints the run will write
-    (checkpoint_bytes: one checkpoint; two are kept and a third is written before the oldest goes)."""
-    rows = num_runs * config.num_evals
-    needed = 200 * rows + 2_000_000 + 3 * checkpoint_bytes  # evals.csv, JSON files, curves.png, checkpoints
-    existing = next(parent for parent in (out, *out.parents) if parent.exists())
-    free = shutil.disk_usage(existing).free
-    if free < needed:
-        raise ConfigError(
-            f"{existing} has {free / 2**20:.1f} MiB free but the run writes about {needed / 2**20:.1f} MiB; "
-            "free some space, choose another --out, or shrink checkpoints (--no-buffer-checkpoint, --checkpoint-every 0)"
-        )
-
-
 @dataclasses.dataclass
-class Plan:
-    """Everything decided before compiling; rundir.session.Session runs it."""
+class Plan(RunsPlan):
+    """Everything decided before compiling: the runs (agents.engine.plan.RunsPlan) and where and
+    how they are written; rundir.session.Session runs it."""
 
-    config: TrainConfig
-    run: RunArgs
-    runs: object
-    """The batched loop (agents.loop.Runs or its host-stepped HostRuns)."""
-    settings: list[dict]
-    """The sweep's settings of the swept hyperparameters ([{}] without --sweep)."""
-    swept: list[str]
-    seeds: list[int]
-    runs_of: list[tuple[int, int]]
-    """(setting index, seed) of every run, in the order of the runs axis."""
-    num_devices: int
-    padded: int
-    """Runs on the runs axis: num_runs padded to a multiple of the devices."""
-    out: Path
-    resolved: dict
+    run: RunArgs | None = None
+    out: Path | None = None
+    resolved: dict | None = None
     """config.json: the command line and every resolved setting."""
-    left_out: tuple[str, ...]
+    left_out: tuple[str, ...] = ()
     """Run state fields left out of checkpoints."""
-
-    @property
-    def num_runs(self) -> int:
-        return len(self.runs_of)
-
-    @property
-    def rows(self) -> list[tuple[int, dict]]:
-        """(seed, swept values) of every run."""
-        return [(seed, {name: self.settings[index][name] for name in self.swept}) for index, seed in self.runs_of]
 
 
 DISTRIBUTED = "OCCAM_DISTRIBUTED"
@@ -354,9 +300,14 @@ def plan_on_every_process(agent_name: str, command: Command, check_only: bool):
     try:
         plan = make_plan(agent_name, command)
         if not check_only:
-            from rundir.session import Session
+            from rundir.session import Probe, Session
 
-            session = Session(plan)
+            probe = None
+            if plan.run.probe_every:
+                from probe import trained
+
+                probe = Probe(trained.COLUMNS, trained.training_probe(plan.config, plan.run.probe_grid_size))
+            session = Session(plan, probe)
     except ConfigError as raised:
         error = raised
     if jax.process_count() > 1:
@@ -400,112 +351,47 @@ def main(argv: list[str] | None = None, check_only: bool = False) -> int:
         return 130
 
 
-def hyperparameter_runs(command: Command) -> tuple[list[dict], list[str], list[tuple[int, int]], object]:
-    """-> (sweep settings, swept names, (setting index, seed) per run, hp with a leading runs axis)."""
-    import jax.numpy as jnp
-    import numpy as np
-
-    from agents import sweep
-
-    run = command.run
-    static = [f.name for f in dataclasses.fields(command.config)] + [f.name for f in dataclasses.fields(RunArgs)]
-    settings = sweep.settings(run.sweep, type(command.hp), static, run.sweep_random, run.seed)
-    swept = list(settings[0])
-    for field in dataclasses.fields(command.hp):
-        if field.name not in swept:
-            ranges.check(field.name, getattr(command.hp, field.name), "--" + field.name.replace("_", "-"))
-    runs = [(index, seed) for index in range(len(settings)) for seed in range(run.seed, run.seed + run.seeds)]
-    values = {
-        field.name: jnp.asarray(
-            np.asarray([settings[index].get(field.name, getattr(command.hp, field.name)) for index, _ in runs], np.float32)
-        )
-        for field in dataclasses.fields(command.hp)
-    }
-    return settings, swept, runs, command.hp.replace(**values)
-
-
 def make_plan(agent_name: str, command: Command) -> Plan:
-    """Checks the command and builds the batched loop; raises ConfigError for anything that cannot run."""
-    import envs
-    from agents import batching, loop
+    """Checks the command and plans its runs (agents.engine.plan) and its run directory; raises
+    ConfigError for anything that cannot run."""
+    from agents.engine import plan
     from rundir import output
 
     run = command.run
     compile_cache.use(run.compile_cache)  # before any compile, the checks' traces included
-    if run.seeds < 1:
-        raise ConfigError(f"--seeds must be a positive integer, got {run.seeds}")
-    if not -(2**31) <= run.seed <= 2**31 - run.seeds:
-        raise ConfigError(
-            f"--seed {run.seed} with --seeds {run.seeds} uses seeds {run.seed} .. {run.seed + run.seeds - 1}; "
-            f"seeds are 32-bit: --seed must lie in {-(2**31)} .. {2**31 - run.seeds}"
-        )
+    check_run_flags(run)
+    runs = plan.plan_runs(agent_name, command.config, command.hp, run,
+                          refill_buffer=bool(run.resume) and not run.buffer_checkpoint)
+    if not run.buffer_checkpoint and runs.runs.state_shape.buffer is None:
+        raise ConfigError(f"--no-buffer-checkpoint: {agent_name} has no replay buffer to leave out")
+    out = Path(run.resume) if run.resume else out_dir(run.out, agent_name, run.env, run.overwrite)
+    stored = runs.state_bytes(with_buffer=run.buffer_checkpoint) if run.checkpoint_every else 0
+    check_disk(out, runs.num_runs, runs.config.num_evals, stored)
+    resolved = {
+        "command": output.command_line(),
+        "agent": agent_name,
+        "run": dataclasses.asdict(run),
+        "config": dataclasses.asdict(command.config),
+        "hyperparams": dataclasses.asdict(runs.hp),
+        "seeds": list(range(run.seed, run.seed + run.seeds)),
+        "sweep": runs.settings if runs.swept else None,
+    }
+    return Plan(**vars(runs), run=run, out=out, resolved=resolved, left_out=() if run.buffer_checkpoint else ("buffer",))
+
+
+def check_run_flags(run: RunArgs) -> None:
+    """The flags of the command line that the engine does not read: checkpoints, probe, W&B."""
     if run.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be >= 0 (0: no checkpoints), got {run.checkpoint_every}")
     if run.probe_every < 0:
         raise ConfigError(f"--probe-every must be >= 0 (0: no probe), got {run.probe_every}")
+    if run.probe_every and run.probe_grid_size < 2:
+        raise ConfigError(f"--probe-grid-size must be at least 2, got {run.probe_grid_size}")
     if run.wandb is not None:
         if not run.wandb.strip():
             raise ConfigError("--wandb takes the name of a W&B project, got an empty one")
         if importlib.util.find_spec("wandb") is None:
             raise ConfigError('--wandb needs the wandb package: pip install -e ".[wandb]" (or pip install wandb)')
-    if run.probe_every and run.probe_grid_size < 2:
-        raise ConfigError(f"--probe-grid-size must be at least 2, got {run.probe_grid_size}")
-    config = dataclasses.replace(
-        TrainConfig.of(agent_name, command.config, run), refill_buffer=bool(run.resume) and not run.buffer_checkpoint
-    )
-    try:
-        max_steps = envs.make(config.env).spec.max_episode_steps
-    except ValueError as error:  # unknown env ids
-        raise ConfigError(str(error)) from None
-    command = dataclasses.replace(command, hp=resolve_gamma(command.hp, max_steps))  # config.json records the number
-    settings, swept, runs_of, hp = hyperparameter_runs(command)
-    mesh = batching.runs_mesh()
-    padded = batching.padded_runs(len(runs_of), mesh.size)
-    seeds = [seed for _, seed in runs_of]
-    keys = batching.pad_runs(batching.keys_for(seeds), padded)
-    try:
-        runs = loop.make_runs(config, batching.pad_runs(hp, padded), keys, seeds + seeds[-1:] * (padded - len(seeds)), mesh)
-    except ValueError as error:  # bad network specs included
-        raise ConfigError(str(error)) from None
-    check_memory(runs.state_shape, padded, mesh.size, config)
-    if not run.buffer_checkpoint and runs.state_shape.buffer is None:
-        raise ConfigError(f"--no-buffer-checkpoint: {config.agent} has no replay buffer to leave out")
-    left_out = () if run.buffer_checkpoint else ("buffer",)
-    out = Path(run.resume) if run.resume else out_dir(run, config.agent)
-    stored = batching.tree_bytes(runs.state_shape) - (batching.tree_bytes(runs.state_shape.buffer) if left_out else 0)
-    check_disk(out, len(runs_of), config, stored if run.checkpoint_every else 0)
-    resolved = {
-        "command": output.command_line(),
-        "agent": config.agent,
-        "run": dataclasses.asdict(run),
-        "config": dataclasses.asdict(command.config),
-        "hyperparams": dataclasses.asdict(command.hp),
-        "seeds": list(range(run.seed, run.seed + run.seeds)),
-        "sweep": settings if swept else None,
-    }
-    return Plan(config, run, runs, settings, swept, resolved["seeds"], runs_of, mesh.size, padded, out, resolved, left_out)
-
-
-def check_memory(state_shape, num_runs: int, num_devices: int, config: TrainConfig) -> None:
-    """Stops before compiling when the runs' states (buffers, networks, optimizers) cannot fit."""
-    from agents import batching, off_policy
-
-    per_run = batching.tree_bytes(state_shape) / num_runs
-    replay = getattr(state_shape, "buffer", None)  # on-policy runs keep no replay buffer
-    runs_per_device = num_runs // num_devices
-    needed = per_run * runs_per_device
-    available = batching.device_memory_bytes()
-    if available is not None and needed > 0.9 * available:
-        if replay is None:
-            parts, shrink = "", "or shrink the networks or --num-envs"
-        else:
-            parts = f", of which the replay buffer is {batching.tree_bytes(replay) / num_runs / 2**20:.0f} MiB"
-            shrink = f"or shrink the buffer (--buffer-size, now {off_policy.buffer_capacity(config)} transitions)"
-        raise ConfigError(
-            f"the runs need about {needed / 2**30:.2f} GiB per device ({runs_per_device} runs x "
-            f"{per_run / 2**20:.0f} MiB{parts}) but a device has {available / 2**30:.2f} GiB free; "
-            f"run fewer runs at once (--seeds, --sweep) {shrink}"
-        )
 
 
 if __name__ == "__main__":

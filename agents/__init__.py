@@ -1,5 +1,6 @@
-"""Agents: one module per algorithm, each defining one `Agent` record (agents/common.py), plus the
-loops that train them, the replay buffer, the sweeps and the runs axis."""
+"""Agents: one module per algorithm, each defining one `Agent` record (agents/common.py), and what
+only the algorithms share (actor_critic, learner, distributional, normalizers). The engine that
+trains them is the subpackage agents/engine/."""
 
 from agents import crossq, ddpg, ppo, sac, simba_sac, simbav2, td3
 from agents.common import Agent, ConfigError, Preset, Transition

@@ -123,12 +123,12 @@ class Agent:
     default_preset: str | None = None
     """The preset train.py starts from when --preset is not given (None: the dataclass defaults)."""
     loop: Literal["off_policy", "on_policy"] = "off_policy"
-    """agents/off_policy.py (replay buffer; also host-stepped gym/ ids) or agents/on_policy.py (rollouts)."""
+    """agents/engine/off_policy.py (replay buffer; also host-stepped gym/ ids) or agents/engine/on_policy.py (rollouts)."""
     explore: Callable | None = None
     """on_policy: (config, state, obs, key) -> (action, log_prob, value) of the collecting policy."""
     observe: Callable | None = None
     """off_policy, optional: (config, hp, state, transition, done) -> state, for statistics of the
-    collected data (SimbaV2's reward scaler). agents/off_policy.learn calls it with every
+    collected data (SimbaV2's reward scaler). agents/engine/off_policy.learn calls it with every
     iteration's stored transitions (Transition [num_envs]) and done [num_envs] (terminated or
     truncated), after that iteration's updates; off_policy.init calls it once first with transition
     None and done all False, so the state can size its per-env parts for num_envs."""

@@ -275,7 +275,7 @@ def update_minibatch(config: Config, hp: Hyperparams, state: State, batch: Minib
 def update(config: Config, hp: Hyperparams, state: State, rollout, key: jax.Array) -> tuple[State, dict]:
     """Advantages of the rollout, then num_epochs x num_minibatches minibatch updates.
 
-    rollout: an agents.on_policy.Rollout, leaves [num_steps, num_envs, ...]. Metrics are means over
+    rollout: an agents.engine.on_policy.Rollout, leaves [num_steps, num_envs, ...]. Metrics are means over
     all minibatch updates (grad_norm: the global norm before clipping), plus the explained variance
     of the value targets by the values collected with the rollout, 1 - Var(target - value) / Var(target).
     """

@@ -13,9 +13,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a script 
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
-from agents import AGENTS, off_policy  # noqa: E402
-from agents.batching import broadcast, seed_keys, vmap_runs  # noqa: E402
-from agents.loop import TrainConfig  # noqa: E402
+from agents import AGENTS  # noqa: E402
+
+from agents.engine import off_policy
+from agents.engine.batching import broadcast, seed_keys, vmap_runs  # noqa: E402
+from agents.engine.loop import TrainConfig  # noqa: E402
 from timing import compile_and_time  # noqa: E402
 
 

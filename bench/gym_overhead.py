@@ -29,9 +29,11 @@ from common import describe_device
 import jax
 import numpy as np
 
-from agents import AGENTS, batching, crossq, sac
-from agents.host_loop import HostRuns
-from agents.loop import TrainConfig
+from agents import AGENTS, crossq, sac
+
+from agents.engine import batching
+from agents.engine.host_loop import HostRuns
+from agents.engine.loop import TrainConfig
 
 
 CONFIGS = {"sac": sac.Config(learning_starts=0), "crossq": dataclasses.replace(crossq.PRESETS["cpu"].config, learning_starts=0)}

@@ -1,4 +1,4 @@
-"""The cost of the training metrics (agents/training_metrics.py) against the same loop without them,
+"""The cost of the training metrics (agents/engine/training_metrics.py) against the same loop without them,
 measured in one process: one evaluation period of the fused off-policy loop with the metrics summed
 over every update, then with `training_metrics.add` replaced by a no-op (what the loop did before
 metrics.csv), alternating, the fastest of `--repeats` timed periods each.
@@ -13,7 +13,9 @@ import dataclasses
 
 from common import describe_device, measure  # noqa: I001 (puts the repository on sys.path)
 
-from agents import AGENTS, training_metrics
+from agents import AGENTS
+
+from agents.engine import training_metrics
 
 
 def without_metrics(totals, metrics, happened):

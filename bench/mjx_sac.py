@@ -1,6 +1,6 @@
 """SAC per env step on one MuJoCo task: fused on mjx/<Task> against host-stepped on gym/<Task>.
 
-Both sides are the loops train.py runs (`loop.make_runs`), with the same SAC configuration (the
+Both sides are the loops train.py runs (`agents.engine.plan.make_runs`), with the same SAC configuration (the
 default 256 x 256 networks, batch 256, UTD 1; updates from step 256 on), the same seeds (one env
 each) and the same periods: `--period` env steps of every run, each followed by one deterministic
 evaluation episode (in the same loop: fused on mjx/, host-stepped on gym/). The first period is
@@ -23,8 +23,9 @@ import jax
 import numpy as np
 
 from agents import sac
-from agents.batching import broadcast, keys_for, runs_mesh
-from agents.loop import TrainConfig, make_runs
+from agents.engine.batching import broadcast, keys_for, runs_mesh
+from agents.engine.loop import TrainConfig
+from agents.engine.plan import make_runs
 
 LOOPS = {"fused mjx/": "mjx", "host gym/": "gym"}
 

@@ -20,8 +20,10 @@ from pathlib import Path
 
 from common import describe_device, measure_loop
 
-from agents import on_policy, ppo
-from agents.loop import TrainConfig
+from agents import ppo
+
+from agents.engine import on_policy
+from agents.engine.loop import TrainConfig
 
 NUM_ENVS, NUM_STEPS, WIDTH = 4, 128, 64
 

@@ -63,7 +63,7 @@ class Checkpoints:
     the checkpoint (e.g. "buffer"); restoring fills them from a fresh state.
 
     Beside the checkpoints after evaluations, at most one stop checkpoint (OUT/checkpoints/stopped/<the
-    iteration reached>) holds a period stopped inside: its start and carry (agents.loop.Runs.stop_record).
+    iteration reached>) holds a period stopped inside: its start and carry (agents.engine.loop.Runs.stop_record).
     It is newer than every other, so resuming takes it first; the next checkpoint after an evaluation drops it.
     """
 

@@ -103,7 +103,7 @@ def training_names(metrics: dict) -> list[str]:
 class MetricsLog:
     """metrics.csv, one row per (run, evaluation), flushed after every evaluation: run, seed, one
     column per swept hyperparameter, env_step, one column per training metric of the period (see
-    agents/training_metrics.py), env_steps_per_second (all runs, host clock), wall_seconds."""
+    agents/engine/training_metrics.py), env_steps_per_second (all runs, host clock), wall_seconds."""
 
     def __init__(self, path: Path, swept: list[str], after_step: int | None = None, sometimes: tuple[str, ...] = ()):
         """A new file, started at the first write; or, with after_step (resuming), the existing one
@@ -341,7 +341,7 @@ def finish(plan, env_steps: list[int], returns: np.ndarray, diverged: list[dict]
         for entry in summary["settings"]:
             print(f"  #{entry['rank']:<3} {setting_label(entry['hyperparams']):40s} {describe_stats(entry['final_eval_return'])}")
     else:
-        for seed, value in zip(plan.seeds, final["per_run"]):
+        for (seed, _), value in zip(plan.rows, final["per_run"]):
             print(f"  seed {seed:<4} {'diverged' if value is None else f'{value:10.1f}'}")
     print(f"  all {num_runs} runs: {describe_stats(final)}")
     print(

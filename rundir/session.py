@@ -3,7 +3,7 @@ checkpoints, progress lines and signals. train.py plans and compiles; `Session.r
 
 Nothing is lost: evals.csv grows after every evaluation, a checkpoint is written whole (signals wait
 for it), and SIGINT / SIGTERM end the loop at the next chunk of a period (a tenth of it, see
-agents.loop.PeriodParts) with a stop checkpoint of the period so far (its start state and carry) and the
+agents.engine.loop.PeriodParts) with a stop checkpoint of the period so far (its start state and carry) and the
 logs and summary written; --resume goes on from that chunk (a second signal stops at once, and --resume
 then goes on from the last checkpoint).
 Inside a period a progress line (env steps, steps/s, ETA, last evaluation) follows every chunk at most
@@ -17,12 +17,13 @@ import shutil
 import signal
 import sys
 import time
+from typing import Callable, NamedTuple
 
 import jax
 import numpy as np
 
-from agents import batching, loop, spectral_probe
 from agents.common import ConfigError
+from agents.engine import batching, loop
 from rundir import checkpoint, output, trackers
 
 PROGRESS_SECONDS = 30.0
@@ -30,16 +31,24 @@ PROGRESS_SECONDS = 30.0
 TERMINAL_PROGRESS_SECONDS = 1.0
 
 
-class Session:
-    """The period loop of a plan (train.Plan): runs, config, run args, rows, out directory."""
+class Probe(NamedTuple):
+    """A measure taken every --probe-every evaluations (train.py passes the spectral probe's)."""
 
-    def __init__(self, plan):
-        self.plan = plan
+    columns: tuple[str, ...]
+    """The metrics.csv columns it fills."""
+    scores: Callable
+    """(batched run state, key) -> {column: [num_runs]}."""
+
+
+class Session:
+    """The period loop of a plan (train.Plan): runs, config, run args, rows, out directory; `probe`
+    with --probe-every."""
+
+    def __init__(self, plan, probe: Probe | None = None):
+        self.plan, self.probe = plan, probe
         self.primary = jax.process_index() == 0  # under jax.distributed, process 0 writes the run directory
         self.open_checkpoints = functools.partial(checkpoint.Checkpoints, plan.out, without=plan.left_out)
         self.env_steps, self.returns, self.diverged, self.earlier_seconds = [], [], {}, 0.0
-        # the same planes (key) at every probe; one compiled program for all of them
-        self.probe = jax.jit(functools.partial(spectral_probe.simplicity_scores, plan.config, grid_size=plan.run.probe_grid_size))
         if plan.run.resume:  # checked before compiling
             self.checkpoints = self.open_checkpoints()
             saved_runs = self.checkpoints.num_runs()
@@ -90,7 +99,7 @@ class Session:
         after_step = (self.env_steps[-1] if self.env_steps else 0) if plan.run.resume else None
         if self.primary:  # under jax.distributed, process 0 alone writes the run directory
             self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, after_step)
-            probed = tuple(f"{network}_simplicity" for network in spectral_probe.NETWORKS) if plan.run.probe_every else ()
+            probed = self.probe.columns if self.probe is not None else ()
             self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step, probed)
         self.trackers = []
         self.started = time.perf_counter() - self.earlier_seconds
@@ -159,9 +168,9 @@ class Session:
         jax.block_until_ready(metrics)
         seconds = time.perf_counter() - period_start
         probe = ""
-        if plan.run.probe_every and (period + 1) % plan.run.probe_every == 0:
-            probe_start = time.perf_counter()
-            metrics = {**metrics, **jax.block_until_ready(self.probe(state, jax.random.key(0)))}
+        if self.probe is not None and (period + 1) % plan.run.probe_every == 0:
+            probe_start = time.perf_counter()  # the same planes (key) at every probe
+            metrics = {**metrics, **jax.block_until_ready(self.probe.scores(state, jax.random.key(0)))}
             probe = f"  probe {time.perf_counter() - probe_start:.1f} s"
         metrics = jax.tree.map(lambda m: m[: plan.num_runs], batching.to_host(metrics))
         now = time.perf_counter()
@@ -204,7 +213,7 @@ class Session:
         plan = self.plan
         if stopped.carry is None or not plan.run.checkpoint_every or plan.left_out:
             return
-        env_step = round((period + stopped.done / plan.runs.parts.iterations) * plan.config.eval_every)
+        env_step = round((period + stopped.done / plan.runs.iterations) * plan.config.eval_every)
         progress = {**self.progress(), "iterations_done": stopped.done, "env_step": env_step}
         with deferred_interrupts():
             self.checkpoints.save_stopped(env_step, plan.runs.stop_record(stopped), progress)

@@ -19,10 +19,10 @@ def final_eval_returns(agent: str, agent_config, hparams, total_steps: int, eval
     import jax
     import numpy as np
 
-    from agents.batching import broadcast, seed_keys
+    from agents.engine.batching import broadcast, seed_keys
     from agents.common import resolve_gamma
-    from agents.loop import TrainConfig
-    from agents.off_policy import train
+    from agents.engine.loop import TrainConfig
+    from agents.engine.off_policy import train
 
     config = TrainConfig(agent=agent, agent_config=agent_config, total_steps=total_steps, eval_every=eval_every, eval_episodes=5)
     hparams = resolve_gamma(hparams, 200)  # gamma "auto" from Pendulum-v1's 200-step limit

@@ -12,7 +12,7 @@ import pytest
 
 import train
 from agents import AGENTS
-from agents.loop import TrainConfig
+from agents.engine.loop import TrainConfig
 
 # (kind, norm) of both networks; the last row mixes an mlp actor with a simba critic
 NETWORKS = [
@@ -42,11 +42,11 @@ def tiny_run(agent: str, actor_net: str, actor_norm: str, critic_net: str, criti
         actor_width=8, critic_width=8, actor_depth=1, critic_depth=1,
     )
     if agent == "ppo":
-        from agents.on_policy import train as run
+        from agents.engine.on_policy import train as run
 
         config = dataclasses.replace(config, **fields, num_steps=8, num_minibatches=2, num_epochs=1)
     else:
-        from agents.off_policy import train as run
+        from agents.engine.off_policy import train as run
 
         config = dataclasses.replace(config, **fields, batch_size=4, learning_starts=4)
     return run, TrainConfig(agent=agent, agent_config=config, total_steps=8, eval_every=8, eval_episodes=1), hp

@@ -2,7 +2,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from agents import buffer
+from agents.engine import buffer
 
 
 def rows(start, n):

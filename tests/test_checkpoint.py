@@ -300,11 +300,11 @@ def test_checkpoints_without_the_buffer_resume_and_refill(tmp_path, monkeypatch)
 
 @pytest.mark.slow
 def test_the_spectral_probe_reads_trained_networks_from_a_checkpoint(uninterrupted, capsys):
-    from agents import spectral_probe
+    from probe import trained
 
-    config, state = spectral_probe.load_run(str(uninterrupted))
+    config, state = trained.load_run(str(uninterrupted))
     assert state.diverged_at.shape == (2,) and config.agent == "sac"
-    assert spectral_probe.main([str(uninterrupted), "--network", "actor", "--planes", "2"]) == 0
+    assert trained.main([str(uninterrupted), "--network", "actor", "--planes", "2"]) == 0
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("  run ")]
     scores = [float(line.split("score ")[1].split()[0]) for line in lines]
     assert len(scores) == 2 and all(0 < score < np.inf for score in scores)

@@ -48,15 +48,13 @@ def test_a_run_that_cannot_fit_on_disk_is_refused(tmp_path, monkeypatch):
     import shutil
     from collections import namedtuple
 
-    import train
-    from agents import ConfigError, sac
-    from agents.loop import TrainConfig
+    from agents import ConfigError
+    from rundir.directory import check_disk
 
     usage = namedtuple("usage", "total used free")
     monkeypatch.setattr(shutil, "disk_usage", lambda path: usage(10**9, 10**9 - 1000, 1000))
-    config = TrainConfig(agent="sac", agent_config=sac.Config(), total_steps=10_000, eval_every=1000)
     with pytest.raises(ConfigError, match="MiB free but the run writes about"):
-        train.check_disk(tmp_path / "run", num_runs=4, config=config)
+        check_disk(tmp_path / "run", num_runs=4, num_evals=10)
 
 
 @pytest.mark.parametrize(
@@ -120,7 +118,7 @@ TINY_SAC = ["sac", "--seeds", "1", "--total-steps", "200", "--eval-every", "100"
 
 def test_ctrl_c_while_compiling_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
     import train
-    from agents.loop import Runs
+    from agents.engine.loop import Runs
 
     def interrupted(self):
         raise KeyboardInterrupt
@@ -137,7 +135,7 @@ def test_a_wandb_refusal_is_one_line_and_leaves_no_directory(tmp_path, monkeypat
     import wandb
 
     import train
-    from agents.loop import Runs
+    from agents.engine.loop import Runs
 
     def refuse(**settings):
         raise wandb.errors.UsageError("No API key configured. Use `wandb login` to log in.")
@@ -157,7 +155,7 @@ def test_a_wandb_refusal_is_one_line_and_leaves_no_directory(tmp_path, monkeypat
 @pytest.mark.parametrize("failure", [KeyboardInterrupt, RuntimeError])
 def test_a_run_stopped_before_its_first_evaluation_does_not_block_the_same_command(failure, tmp_path, monkeypatch):
     import train
-    from agents.loop import Runs
+    from agents.engine.loop import Runs
 
     def fails(self, state, period, on_chunk=None, resume_at=None):
         raise failure
@@ -175,16 +173,18 @@ def test_a_run_stopped_before_its_first_evaluation_does_not_block_the_same_comma
     assert train.main([*TINY_SAC, "--out", str(out)], check_only=True) == 0
 
 
-def readme_commands() -> list[str]:
-    """The flags of every `python train.py ...` command line in README.md that starts a run."""
+def documented_commands() -> list[str]:
+    """The flags of every `python train.py ...` command line that starts a run in README.md and the
+    pages docs/*.md (not docs/results/)."""
     import re
 
-    found = re.findall(r"python train\.py([^`#\n]*)", (ROOT / "README.md").read_text())
+    pages = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+    found = [flags for page in pages for flags in re.findall(r"python train\.py([^`#\n]*)", page.read_text())]
     return sorted({flags.strip() for flags in found if not any(skip in flags for skip in ("[", "--help", "--resume"))})
 
 
-@pytest.mark.parametrize("flags", readme_commands())
-def test_every_command_line_of_the_readme_parses_and_validates(flags, capsys):
+@pytest.mark.parametrize("flags", documented_commands())
+def test_every_command_line_of_the_readme_and_docs_pages_parses_and_validates(flags, capsys):
     import shlex
 
     import train

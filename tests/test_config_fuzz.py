@@ -100,7 +100,9 @@ def test_accepted_configurations_trace_through_a_whole_period(command):
     import jax
     import jax.numpy as jnp
 
-    from agents import ConfigError, batching
+    from agents import ConfigError
+
+    from agents.engine import batching
 
     argv, flags = command
     for flag, value in flags.items():

@@ -11,9 +11,9 @@ import numpy as np
 import envs
 import train
 from agents import sac
-from agents.batching import broadcast, keys_for, runs_mesh
-from agents.host_loop import HostRuns
-from agents.loop import TrainConfig
+from agents.engine.batching import broadcast, keys_for, runs_mesh
+from agents.engine.host_loop import HostRuns
+from agents.engine.loop import TrainConfig
 
 PUSH = np.ones((2, 1), np.float32)  # full force to one side: the pole falls (termination) in a few steps
 

@@ -16,9 +16,9 @@ import pytest
 
 import envs
 from agents import sac
-from agents.batching import broadcast, seed_keys
-from agents.loop import TrainConfig
-from agents.off_policy import train
+from agents.engine.batching import broadcast, seed_keys
+from agents.engine.loop import TrainConfig
+from agents.engine.off_policy import train
 from envs import mjx_check, mjx_envs
 
 

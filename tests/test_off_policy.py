@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from agents import ConfigError, sac
-from agents.batching import broadcast, seed_keys
-from agents.loop import TrainConfig
-from agents.off_policy import jittable_env, train
+from agents.engine.batching import broadcast, seed_keys
+from agents.engine.loop import TrainConfig
+from agents.engine.off_policy import jittable_env, train
 from rundir.stats import iqm
 
 SMALL = sac.Config(actor_width=32, critic_width=32, batch_size=32, learning_starts=100)

@@ -11,10 +11,10 @@ import pytest
 import envs
 import train
 from agents import ConfigError, ppo
-from agents.batching import broadcast, seed_keys
-from agents.loop import TrainConfig
-from agents.on_policy import make_env, validate
-from agents.on_policy import train as train_run
+from agents.engine.batching import broadcast, seed_keys
+from agents.engine.loop import TrainConfig
+from agents.engine.on_policy import make_env, validate
+from agents.engine.on_policy import train as train_run
 from rundir.stats import iqm
 
 
@@ -160,12 +160,12 @@ def test_presets_tile_their_rollouts_and_set_the_run():
 
 
 def test_memory_check_works_without_a_replay_buffer(monkeypatch):
-    from agents import batching
+    from agents.engine import batching, plan
 
     monkeypatch.setattr(batching, "device_memory_bytes", lambda: 1000)
     state = namedtuple("state", "agent")(jax.ShapeDtypeStruct((4, 1000), jnp.float32))
     with pytest.raises(ConfigError, match="GiB per device .* shrink the networks or --num-envs"):
-        train.check_memory(state, num_runs=4, num_devices=1, config=None)
+        plan.check_memory(state, num_runs=4, num_devices=1, config=None)
 
 
 def test_running_statistics_match_numpy_and_returns_restart_after_an_episode():

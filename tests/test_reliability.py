@@ -212,7 +212,7 @@ def test_all_finite_finds_one_non_finite_value_in_any_floating_leaf():
     import jax.numpy as jnp
     import numpy as np
 
-    from agents.loop import all_finite
+    from agents.engine.loop import all_finite
 
     tree = {"w": np.ones((3, 4), np.float32), "b": np.zeros(2, jnp.bfloat16), "step": np.array([7], np.int32)}
     assert bool(all_finite(tree)) and bool(all_finite({"step": tree["step"]})) and bool(all_finite({}))

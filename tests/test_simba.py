@@ -9,9 +9,11 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents import AGENTS, off_policy, sac
+from agents import AGENTS, sac
+
+from agents.engine import off_policy
 from agents.common import resolve_gamma
-from agents.loop import TrainConfig
+from agents.engine.loop import TrainConfig
 from networks import CriticEnsemble, NetworkSpec, make_torso, rsnorm
 from rundir.stats import iqm
 

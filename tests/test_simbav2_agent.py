@@ -13,8 +13,8 @@ import pytest
 import train
 from agents import AGENTS, simbav2
 from agents.common import resolve_gamma
-from agents.loop import TrainConfig
-from agents.off_policy import train as train_run
+from agents.engine.loop import TrainConfig
+from agents.engine.off_policy import train as train_run
 from rundir.stats import iqm
 from reports.published import config_differences, published_algo
 from test_simbav2 import numpy_reward_normalizer, unit_norm_error

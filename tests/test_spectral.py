@@ -11,11 +11,11 @@ import numpy as np
 import pytest
 
 from agents import crossq
-from agents.loop import TrainConfig
-from agents.off_policy import train
-from agents.spectral_probe import probe_run
+from agents.engine.loop import TrainConfig
+from agents.engine.off_policy import train
+from probe.trained import probe_run
 from networks import NetworkSpec
-from networks.spectral import (
+from probe.fourier import (
     PROTOCOLS,
     ProbeSettings,
     RedshiftMLP,
@@ -240,7 +240,7 @@ def test_bias_init_redraws_only_the_dense_biases():
                                3.0 * homogeneous(jax.random.key(0), points), rtol=1e-5, atol=1e-6)
     biased = dataclasses.replace(homogeneous, bias_init=0.5)
     assert not np.allclose(biased(jax.random.key(0), 3.0 * points), 3.0 * biased(jax.random.key(0), points))
-    from networks.spectral import with_random_dense_biases
+    from probe.fourier import with_random_dense_biases
 
     params = ScalarNetwork(network.spec).init(jax.random.key(0), points[:1])["params"]
     redrawn = with_random_dense_biases(params, jax.random.key(1), 0.5)
@@ -304,15 +304,15 @@ def test_the_probe_of_a_trained_agent_returns_finite_scores():
 @pytest.mark.parametrize("argv", [["--n-init", "0"], ["--grid-size", "0"], ["--extent", "-1"],
                                   ["--out", "/no/such/folder/probe.png"]])
 def test_bad_probe_arguments_stop_with_one_error_line(argv, monkeypatch, capsys):
-    from networks import spectral
+    from probe import fourier
 
-    monkeypatch.setattr("sys.argv", ["spectral", *argv])
-    assert spectral.main() == 2
+    monkeypatch.setattr("sys.argv", ["fourier", *argv])
+    assert fourier.main() == 2
     assert capsys.readouterr().err.startswith("error: ")
 
 
 def test_zero_planes_stop_the_trained_probe_with_one_error_line(capsys):
-    from agents import spectral_probe
+    from probe import trained
 
-    assert spectral_probe.main(["/no/such/run", "--planes", "0"]) == 2
+    assert trained.main(["/no/such/run", "--planes", "0"]) == 2
     assert capsys.readouterr().err.count("\n") == 1

@@ -11,10 +11,12 @@ import jax
 import numpy as np
 import pytest
 
-from agents import ConfigError, sac, sweep
-from agents.batching import broadcast, keys_for
-from agents.loop import TrainConfig
-from agents.off_policy import train
+from agents import ConfigError, sac
+
+from agents.engine import sweep
+from agents.engine.batching import broadcast, keys_for
+from agents.engine.loop import TrainConfig
+from agents.engine.off_policy import train
 
 ROOT = Path(__file__).resolve().parents[1]
 STATIC = ["batch_size", "critic_width", "total_steps"]

@@ -9,7 +9,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from agents import crossq, loop, off_policy, td3, training_metrics
+from agents import crossq, td3
+
+from agents.engine import loop, off_policy, training_metrics
 from agents.common import resolve_gamma
 
 
@@ -87,7 +89,7 @@ def test_probe_every_adds_each_run_s_simplicity_scores_to_metrics_csv(tmp_path, 
     import csv
 
     import train
-    from agents import spectral_probe
+    from probe import trained
 
     out = tmp_path / "probed"
     flags = ["sac", "--seeds", "2", "--total-steps", "300", "--eval-every", "100", "--eval-episodes", "1",
@@ -100,8 +102,8 @@ def test_probe_every_adds_each_run_s_simplicity_scores_to_metrics_csv(tmp_path, 
     names = ("critic_simplicity", "actor_simplicity")
     assert [tuple(row[name] == "" for name in names) for row in rows] == [(True, True)] * 4 + [(False, False)] * 2
     # the scores of the runs' final networks, probed again from the last checkpoint
-    config, state = spectral_probe.load_run(str(out))
-    scores = spectral_probe.simplicity_scores(config, state, jax.random.key(0), 8)
+    config, state = trained.load_run(str(out))
+    scores = trained.simplicity_scores(config, state, jax.random.key(0), 8)
     for name in names:
         assert all(0 < float(row[name]) < np.inf for row in rows[4:])
         np.testing.assert_allclose([float(row[name]) for row in rows[4:]], scores[name], rtol=1e-6, err_msg=name)

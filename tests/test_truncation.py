@@ -14,11 +14,12 @@ import pytest
 
 import agents
 import envs
-from agents import ddpg, on_policy, ppo
-from agents.batching import broadcast, keys_for, runs_mesh
-from agents.host_loop import HostRuns
-from agents.loop import TrainConfig
-from agents.off_policy import train
+from agents import ddpg, ppo
+from agents.engine import on_policy
+from agents.engine.batching import broadcast, keys_for, runs_mesh
+from agents.engine.host_loop import HostRuns
+from agents.engine.loop import TrainConfig
+from agents.engine.off_policy import train
 from envs.core import EnvSpec, make_env
 
 TIME_LIMIT, TERMINAL_COUNT = 4, 3

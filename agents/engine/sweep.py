@@ -14,7 +14,7 @@ import math
 
 import numpy as np
 
-from agents import ranges
+from agents.engine import ranges
 from agents.common import ConfigError
 
 

@@ -7,7 +7,7 @@ environments with fixed keys. `train(config, hparams, key)` is pure: N seeds are
 keys (and hyperparameters) of this one function.
 
 Read `run_period` top to bottom: `iteration` is act -> env step -> `learn` (store, update); every
-function here works on one run. The host-stepped loop (agents/host_loop.py) steps gymnasium MuJoCo
+function here works on one run. The host-stepped loop (agents/engine/host_loop.py) steps gymnasium MuJoCo
 on the host and calls the same `init`, `act`, `learn`, `end_period` and `period_metrics`.
 """
 
@@ -20,9 +20,10 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from agents import AGENTS, buffer, loop, training_metrics
+from agents import AGENTS
+from agents.engine import buffer, loop, training_metrics
 from agents.common import ConfigError, Transition, require_continuous, resolve_gamma
-from agents.loop import RunState, TrainConfig
+from agents.engine.loop import RunState, TrainConfig
 from networks import rsnorm
 
 
@@ -282,7 +283,7 @@ def jittable_env(config: TrainConfig) -> envs.Env:
     """The run's env, checked to be jittable, and the settings checked against it."""
     env = envs.make(config.env)
     if isinstance(env, envs.HostEnv):
-        raise ConfigError(f"{config.env} is stepped on the host: use agents.host_loop.HostRuns")
+        raise ConfigError(f"{config.env} is stepped on the host: use agents.engine.host_loop.HostRuns")
     validate(config, env.spec)
     return env
 

@@ -24,10 +24,10 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from agents import batching, loop, off_policy
+from agents.engine import batching, loop, off_policy
 from agents.common import ConfigError
-from agents.loop import RunState, TrainConfig
-from agents.off_policy import Period
+from agents.engine.loop import RunState, TrainConfig
+from agents.engine.off_policy import Period
 
 TRAINING, EVALUATION = 0, 1
 
@@ -68,12 +68,13 @@ def evaluation_actions(config: TrainConfig, run: RunState, obs, hp):
 
 
 class HostRuns(loop.Runs):
-    """Every run of a host-stepped loop, stepped together: see loop.Runs."""
+    """Every run of a host-stepped loop, stepped together: loop.Runs's chunk driver (run_period)
+    with host-stepped begin, advance, finish and stopped."""
 
     def __init__(self, config: TrainConfig, hp: Any, keys: jax.Array, seeds: list[int], mesh):
         env = envs.make(config.env)
         if not isinstance(env, envs.HostEnv):
-            raise ConfigError(f"{config.env} is a jittable env: use the fused loop, agents.off_policy.make_runs")
+            raise ConfigError(f"{config.env} is a jittable env: use the fused loop, agents.engine.plan.make_runs")
         if jax.process_count() > 1:  # the host loop reads every run's actions, which span the processes
             raise ConfigError(
                 f"{config.env} is stepped on the host, which runs in one process only: run gym/ ids without "
@@ -85,6 +86,8 @@ class HostRuns(loop.Runs):
         self.obs_shape = jax.ShapeDtypeStruct((len(seeds), config.num_envs, *spec.obs_shape), jnp.float32)
         init = functools.partial(first_step, config, spec)
         super().__init__(hp, keys, mesh, init, None, jax.eval_shape(jax.vmap(init), hp, keys, self.obs_shape)[0])
+        self.iterations = off_policy.iterations_per_eval(config)
+        self.chunk_length = loop.chunk_length(self.iterations)
         self.actions = None
         """The actions of the next iteration, [num_runs, num_envs, action_dim] on the device."""
 
@@ -139,31 +142,32 @@ class HostRuns(loop.Runs):
         freshly reset training envs (the episodes under way at the checkpoint are cut short, without
         a transition for the cut), so a resumed gym/ run is not the uninterrupted one."""
         obs = self.per_run(self.train_envs.reset())
-        index = np.int32(evaluations * off_policy.iterations_per_eval(self.config))
+        index = np.int32(evaluations * self.iterations)
         state, self.actions = self.restart_compiled(state, obs, index, self.hp)
         return state
 
-    def run_period(self, state: RunState, period: int, on_chunk=None, resume_at=None) -> tuple[RunState, dict]:
-        """See loop.Runs.run_period: the same chunk boundaries as the fused loop. A stop inside the
-        period raises loop.Stopped without the carry (gymnasium's env states cannot be stored: the
-        run resumes at the period's start), so resume_at is always None here."""
-        count = off_policy.iterations_per_eval(self.config)
-        length = loop.chunk_length(count)
-        carry = self.start_compiled(self.hp, state)  # a copy: `state` stays the period's start
-        carry = loop.run_chunks(carry, 0, count, length, lambda carry, done: self.iterate(carry, period * count + done, length),
-                                on_chunk, lambda carry, done: loop.Stopped())
-        run, carry = self.close_compiled(state, carry, np.int32(period))
-        eval_returns, eval_lengths = self.evaluate(run)
-        return run, self.metrics_compiled(run, carry, eval_returns, eval_lengths, np.int32(period))
+    def begin(self, state: RunState) -> Period:
+        return self.start_compiled(self.hp, state)  # a copy: `state` stays the period's start
 
-    def iterate(self, carry: Period, first: int, count: int) -> Period:
-        """`count` iterations from iteration `first`: step the envs with the pending actions, then
-        one jitted call learns from the step and acts for the next."""
-        for index in range(first, first + count):
+    def advance(self, carry: Period, first: int, wait: bool) -> Period:
+        """The chunk's iterations from iteration `first`: step the envs with the pending actions,
+        then one jitted call learns from the step and acts for the next (the actions come back to
+        the host each step, so a chunk always ends finished)."""
+        for index in range(first, first + self.chunk_length):
             flat_actions = np.asarray(self.actions).reshape(-1, self.env.spec.action_dim)
             timestep = jax.tree.map(self.per_run, self.train_envs.step(flat_actions))
             carry, self.actions = self.step_compiled(carry, self.actions, timestep, np.int32(index), self.hp)
         return carry
+
+    def finish(self, start: RunState, carry: Period, period: int) -> tuple[RunState, dict]:
+        run, carry = self.close_compiled(start, carry, np.int32(period))
+        eval_returns, eval_lengths = self.evaluate(run)
+        return run, self.metrics_compiled(run, carry, eval_returns, eval_lengths, np.int32(period))
+
+    def stopped(self, start: RunState, carry: Period, done: int) -> loop.Stopped:
+        """A stop inside the period, without its carry: gymnasium's env states cannot be stored, so
+        the run resumes at the period's start (run_period's resume_at is always None here)."""
+        return loop.Stopped()
 
     def evaluate(self, run: RunState) -> tuple[np.ndarray, np.ndarray]:
         """Deterministic returns and lengths of eval_episodes full episodes per run: [num_runs, eval_episodes] each."""

@@ -16,9 +16,10 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from agents import AGENTS, loop, training_metrics
+from agents import AGENTS
+from agents.engine import loop, training_metrics
 from agents.common import ConfigError
-from agents.loop import RunState, TrainConfig
+from agents.engine.loop import RunState, TrainConfig
 from agents.normalizers import ReturnScaler, normalize_clipped
 from networks import rsnorm
 
@@ -180,7 +181,7 @@ def run_chunk(config: TrainConfig, env: envs.Env, length: int, hp, carry: Period
 
 def finish_period(config: TrainConfig, env: envs.Env, start: RunState, carry: Period, hp, period) -> tuple[RunState, dict]:
     """The divergence check (a run whose loss, parameters or statistics turned NaN/Inf is frozen, see
-    agents.loop.freeze_if_diverged, and its eval returns read NaN) and the evaluation that end a period."""
+    agents.engine.loop.freeze_if_diverged, and its eval returns read NaN) and the evaluation that end a period."""
     period_end = (period + 1) * config.eval_every
     run = carry.run
     finite = loop.all_finite((run.agent, run.obs_stats, run.return_scaler))

@@ -1,9 +1,9 @@
 """What every training loop shares: the run settings, the run state, `Runs` (the loops batched over
-the runs axis, compiled and sharded, as `train.py` drives them), the deterministic evaluation, and
+the runs axis, compiled and sharded, with the one chunk driver of every loop), the deterministic evaluation, and
 the freezing of diverged runs.
 
-The off-policy loop (`agents/off_policy.py`, and its host-stepped variant `agents/host_loop.py`)
-and the on-policy loop (`agents/on_policy.py`) differ in what happens between two evaluations;
+The off-policy loop (`agents/engine/off_policy.py`, and its host-stepped variant `agents/engine/host_loop.py`)
+and the on-policy loop (`agents/engine/on_policy.py`) differ in what happens between two evaluations;
 everything around that is here, written once.
 """
 
@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 
 import envs
-from agents import AGENTS, batching, buffer
 from agents.common import ConfigError
+from agents.engine import batching, buffer
 from networks import rsnorm
 
 
@@ -119,7 +119,7 @@ class RunState:
     diverged_at: jax.Array
     """-1 while healthy; else the env step at which a loss or parameter became NaN/Inf (the run is frozen)."""
     buffer: Any = None
-    """off-policy: the replay buffer (agents/buffer.py)."""
+    """off-policy: the replay buffer (agents/engine/buffer.py)."""
     return_scaler: Any = None
     """on-policy: the discounted returns and their running variance (--normalize-reward)."""
 
@@ -145,20 +145,6 @@ class PeriodParts(NamedTuple):
     chunk_length: int
     replay_rows: int = 0
     """Replay buffer rows a period adds (off-policy: eval_every; on-policy: none)."""
-
-
-def run_chunks(carry: Any, done: int, iterations: int, length: int, advance: Callable, on_chunk: Callable | None,
-               stopped: Callable) -> Any:
-    """A period's carry from iteration `done` to its end, `length` iterations per chunk: advance(carry,
-    done) runs the chunk that starts at `done`; on_chunk(fraction of the period done), after each
-    chunk, returns True to stop there, and then stopped(carry, done) is raised unless the period is
-    done. Both loops' run_period go through here, so they stop at the same chunk boundaries."""
-    while done < iterations:
-        carry = advance(carry, done)
-        done += length
-        if on_chunk is not None and on_chunk(done / iterations) and done < iterations:
-            raise stopped(carry, done)
-    return carry
 
 
 class Stopped(Exception):
@@ -196,7 +182,9 @@ class Runs:
     init() (or resume(...)), then run_period(state, period, on_chunk) once per evaluation; a
     period stopped inside (Stopped) is stored with stop_record and goes on with from_stop_record
     and run_period's resume_at.
-    agents/host_loop.py's HostRuns reuses the batching and sharding of `jitted`.
+    `run_period` is the one chunk driver of every loop: agents/engine/host_loop.py's HostRuns
+    overrides only its steps (begin, advance, finish, stopped) and reuses the batching and
+    sharding of `jitted`.
     """
 
     def __init__(self, hp: Any, keys: jax.Array, mesh, init: Callable, run_period: Callable | None, state_shape=None,
@@ -205,6 +193,8 @@ class Runs:
         self.sharded, self.replicated = batching.run_sharding(mesh), batching.replicated(mesh)
         self.hp, self.keys = hp, keys
         self.init_fn, self.run_period_fn, self.parts = init, run_period, parts
+        if parts is not None:
+            self.iterations, self.chunk_length = parts.iterations, parts.chunk_length
         self.state_shape = state_shape or jax.eval_shape(batching.vmap_runs(init, self.num_runs), hp, keys)
         """The batched run state's shapes (jax.ShapeDtypeStruct leaves), known before compiling."""
 
@@ -247,21 +237,35 @@ class Runs:
 
     def run_period(self, state: RunState, period: int, on_chunk: Callable[[float], bool] | None = None,
                    resume_at: tuple[Any, int] | None = None) -> tuple[RunState, dict]:
-        """One evaluation period, chunk by chunk; on_chunk(fraction of the period done) runs after
-        each chunk has finished and returns True to stop there (raising Stopped, unless the period
-        is done). resume_at: (carry, iterations done) of a period stopped inside, to go on from."""
-        parts = self.parts
-        # begin copies: `state` stays the period's start
-        carry, done = resume_at if resume_at is not None else (self.begin_compiled(self.hp, state), 0)
-        first = period * parts.iterations
+        """One evaluation period of `iterations`, `chunk_length` iterations per chunk; on_chunk(fraction
+        of the period done) runs after each chunk has finished and returns True to stop there
+        (raising `stopped(...)`, unless the period is done). resume_at: (carry, iterations done) of a
+        period stopped inside, to go on from."""
+        carry, done = resume_at if resume_at is not None else (self.begin(state), 0)
+        first = period * self.iterations
+        while done < self.iterations:
+            carry = self.advance(carry, first + done, wait=on_chunk is not None)
+            done += self.chunk_length
+            if on_chunk is not None and on_chunk(done / self.iterations) and done < self.iterations:
+                raise self.stopped(state, carry, done)
+        return self.finish(state, carry, period)
 
-        def advance(carry, done):
-            carry = self.chunk_compiled(self.hp, carry, jnp.int32(first + done))
-            return carry if on_chunk is None else jax.block_until_ready(carry)  # on_chunk sees it finished
+    def begin(self, state: RunState) -> Any:
+        """The carry of a period that starts from `state` (a copy: `state` stays the period's start)."""
+        return self.begin_compiled(self.hp, state)
 
-        carry = run_chunks(carry, done, parts.iterations, parts.chunk_length, advance, on_chunk,
-                           lambda carry, done: Stopped(state, carry, done))
-        return self.finish_compiled(state, carry.run, carry._replace(run=None), self.hp, jnp.int32(period))
+    def advance(self, carry: Any, first: int, wait: bool) -> Any:
+        """The carry after the chunk of iterations from `first` (finished if `wait`: on_chunk sees it done)."""
+        carry = self.chunk_compiled(self.hp, carry, jnp.int32(first))
+        return jax.block_until_ready(carry) if wait else carry
+
+    def finish(self, start: RunState, carry: Any, period: int) -> tuple[RunState, dict]:
+        """The divergence check and the evaluation -> (run state, the period's metrics)."""
+        return self.finish_compiled(start, carry.run, carry._replace(run=None), self.hp, jnp.int32(period))
+
+    def stopped(self, start: RunState, carry: Any, done: int) -> "Stopped":
+        """What run_period raises when on_chunk stops it after `done` iterations."""
+        return Stopped(start, carry, done)
 
     def stop_record(self, stopped: Stopped) -> dict:
         """What a stop checkpoint holds: {"start": start_record of the period's start, "carry"}."""
@@ -276,20 +280,6 @@ class Runs:
     def from_stop_record(self, record: dict) -> tuple[RunState, Any]:
         """-> (the stopped period's start state, its carry) from a restored stop_record."""
         return self.jitted(start_from_record, (0, 0))(record["start"], record["carry"]), record["carry"]
-
-
-def make_runs(config: TrainConfig, hp: Any, keys: jax.Array, seeds: list[int], mesh) -> Runs:
-    """The runs of `config` (hp, keys: leading [num_runs]; seeds: one per run, for host-stepped
-    envs), in the loop the agent and the env call for; raises ConfigError for settings it cannot run."""
-    from agents import host_loop, off_policy, on_policy
-
-    if AGENTS[config.agent].loop == "on_policy":
-        if envs.is_host_stepped(config.env):
-            raise ConfigError(f"{config.agent} runs on jittable envs only; {config.env} is stepped on the host")
-        return on_policy.make_runs(config, hp, keys, mesh)
-    if envs.is_host_stepped(config.env):
-        return host_loop.HostRuns(config, hp, keys, seeds, mesh)
-    return off_policy.make_runs(config, hp, keys, mesh)
 
 
 def select(keep_new: jax.Array, new: Any, old: Any) -> Any:

@@ -1,4 +1,4 @@
-"""The spectral probe (networks.spectral) applied to a trained agent's actor or critic.
+"""The spectral probe (probe.fourier) applied to a trained agent's actor or critic.
 
 The network is evaluated in eval mode (running statistics where it has batch normalization) on
 random 2-D planes through its input space: centered on the mean of the replayed inputs and spanning
@@ -7,12 +7,12 @@ observations normalized by the run's RSNorm statistics when the run uses RSNorm 
 spans the RSNorm scale), and for the critic the actions appended. The critic ensemble's members and
 the actor's action dimensions are each probed as one scalar function; the score is their mean.
 
-The run state comes from the caller (e.g. `agents.off_policy.train` in-process) or from a run
+The run state comes from the caller (e.g. `agents.engine.off_policy.train` in-process) or from a run
 directory's newest checkpoint (`load_run`, and the command line):
 
-    python -m agents.spectral_probe RUN_DIR [--network critic|actor] [--planes 10] [--protocol simba-hann]
+    python -m probe.trained RUN_DIR [--network critic|actor] [--planes 10] [--protocol simba-hann]
 
-The protocol (networks.spectral.PROTOCOLS) sets how c is measured on each plane's grid; its extent
+The protocol (probe.fourier.PROTOCOLS) sets how c is measured on each plane's grid; its extent
 does not apply (the plane spans `span` standard deviations).
 """
 
@@ -28,14 +28,18 @@ import jax.numpy as jnp
 import numpy as np
 
 import envs
-from agents import AGENTS, batching
+from agents import AGENTS
 from agents.common import ConfigError
-from agents import off_policy
-from agents.loop import RunState, TrainConfig
+from agents.engine import batching, off_policy
+from agents.engine.loop import RunConfig, RunState, TrainConfig
 from networks import rsnorm
-from networks.spectral import PROTOCOLS, ProbeSettings, probe_function
+from probe.fourier import PROTOCOLS, ProbeSettings, probe_function
+from rundir import checkpoint
+from rundir.directory import read_config
 
 NETWORKS = ("critic", "actor")
+COLUMNS = tuple(f"{network}_simplicity" for network in NETWORKS)
+"""The metrics.csv columns of the probe in training (train.py --probe-every)."""
 
 
 def network_function(config: TrainConfig, agent_state, network: str, obs_dim: int):
@@ -100,18 +104,22 @@ def simplicity_scores(config: TrainConfig, state: RunState, key: jax.Array, grid
     return {f"{network}_simplicity": jax.vmap(functools.partial(score, network=network))(state) for network in NETWORKS}
 
 
+def training_probe(config: TrainConfig, grid_size: int):
+    """simplicity_scores of `config`'s runs as one compiled program: (state, key) -> {COLUMNS: [num_runs]}."""
+    return jax.jit(functools.partial(simplicity_scores, config, grid_size=grid_size))
+
+
 def load_run(directory: str) -> tuple[TrainConfig, RunState]:
     """(config, batched run state [num_runs, ...]) of an off-policy run directory, from its newest
     readable checkpoint (which must hold the replay buffer: the planes are centered on its inputs)."""
-    import train
-    from rundir import checkpoint
-
-    name, command = train.read_command(directory)
+    recorded = read_config(directory)
+    name = recorded.agent
     if AGENTS[name].loop != "off_policy":
         raise ConfigError(f"{directory} is a {name} run; the probe reads off-policy actors and critics")
-    if not command.run.buffer_checkpoint:
+    if not recorded.run["buffer_checkpoint"]:
         raise ConfigError(f"{directory} was run with --no-buffer-checkpoint; the probe needs the replay buffer")
-    config = TrainConfig.of(name, command.config, command.run)
+    run = RunConfig(**{field.name: recorded.run[field.name] for field in dataclasses.fields(RunConfig)})
+    config = TrainConfig.of(name, recorded.config, run)
     env = envs.make(config.env)
     if envs.is_host_stepped(config.env):  # gymnasium's env states live on the host, not in the state
         observation = jnp.zeros((config.num_envs, *env.spec.obs_shape))
@@ -122,7 +130,7 @@ def load_run(directory: str) -> tuple[TrainConfig, RunState]:
     num_runs = checkpoints.num_runs()
     if num_runs is None:
         raise ConfigError(f"{directory}: no readable checkpoint")
-    hp = batching.broadcast(command.hp, num_runs)
+    hp = batching.broadcast(recorded.hp, num_runs)
     fresh = jax.jit(batching.vmap_runs(init, num_runs))(hp, batching.seed_keys(0, num_runs))
     state, _ = checkpoints.restore(fresh, batching.run_sharding(batching.runs_mesh()))
     return config, state
@@ -135,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--planes", type=int, default=10, help="random 2-D planes per run")
     parser.add_argument("--seed", type=int, default=0, help="PRNG seed of the planes")
     parser.add_argument("--protocol", choices=tuple(PROTOCOLS), default="simba-hann",
-                        help="how c is measured (networks.spectral; simba-hann: SimBa's formula, Hann window, mean removed)")
+                        help="how c is measured (probe.fourier; simba-hann: SimBa's formula, Hann window, mean removed)")
     parser.add_argument("--grid-size", type=int, default=300, help="grid points per axis of each plane")
     args = parser.parse_args(argv)
     if args.planes < 1:

@@ -24,7 +24,7 @@ protocols are named modes (`PROTOCOLS`), and a third adds the standard remedies:
   the grid (the DFT's periodic extension puts a jump at the border whose slowly decaying spectrum
   dominates every network's c): mean removal, a separable Hann window, the DC term left out.
 
-Every choice is also an option (`ProbeSettings`, and `python -m networks.spectral --help`):
+Every choice is also an option (`ProbeSettings`, and `python -m probe.fourier --help`):
 window "hann" or "mirror" (even extension to 2N x 2N before the DFT, which removes the jump),
 `remove_mean`, `drop_dc`, `bias_init` (U(-b, b) biases in place of the suite's zero biases: a
 zero-bias ReLU network is positively homogeneous, so without biases the extent cannot matter),
@@ -526,7 +526,7 @@ def main() -> int:
         names.append(row.name)
         functions.append(np.asarray(values[0]))
     plot_functions(command.out, names, functions, protocols[0])
-    print(f"figure: {command.out}\ncommand: python -m networks.spectral {' '.join(sys.argv[1:])}")
+    print(f"figure: {command.out}\ncommand: python -m probe.fourier {' '.join(sys.argv[1:])}")
     return 0
 
 
