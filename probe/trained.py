@@ -27,15 +27,12 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-import envs
 from agents import AGENTS
 from agents.common import ConfigError
-from agents.engine import batching, off_policy
-from agents.engine.loop import RunConfig, RunState, TrainConfig
+from agents.engine.loop import RunState, TrainConfig
 from networks import rsnorm
 from probe.fourier import PROTOCOLS, ProbeSettings, probe_function
-from rundir import checkpoint
-from rundir.directory import read_config
+from rundir.policy import RunDirectory
 
 NETWORKS = ("critic", "actor")
 COLUMNS = tuple(f"{network}_simplicity" for network in NETWORKS)
@@ -112,28 +109,13 @@ def training_probe(config: TrainConfig, grid_size: int):
 def load_run(directory: str) -> tuple[TrainConfig, RunState]:
     """(config, batched run state [num_runs, ...]) of an off-policy run directory, from its newest
     readable checkpoint (which must hold the replay buffer: the planes are centered on its inputs)."""
-    recorded = read_config(directory)
-    name = recorded.agent
+    run_directory = RunDirectory.read(directory)
+    name = run_directory.config.agent
     if AGENTS[name].loop != "off_policy":
         raise ConfigError(f"{directory} is a {name} run; the probe reads off-policy actors and critics")
-    if not recorded.run["buffer_checkpoint"]:
+    if not run_directory.recorded.run["buffer_checkpoint"]:
         raise ConfigError(f"{directory} was run with --no-buffer-checkpoint; the probe needs the replay buffer")
-    run = RunConfig(**{field.name: recorded.run[field.name] for field in dataclasses.fields(RunConfig)})
-    config = TrainConfig.of(name, recorded.config, run)
-    env = envs.make(config.env)
-    if envs.is_host_stepped(config.env):  # gymnasium's env states live on the host, not in the state
-        observation = jnp.zeros((config.num_envs, *env.spec.obs_shape))
-        init = lambda hp, key: off_policy.init(config, env.spec, hp, key, None, observation)  # noqa: E731
-    else:
-        init = functools.partial(off_policy.fresh_run, config, env)
-    checkpoints = checkpoint.Checkpoints(directory)
-    num_runs = checkpoints.num_runs()
-    if num_runs is None:
-        raise ConfigError(f"{directory}: no readable checkpoint")
-    hp = batching.broadcast(recorded.hp, num_runs)
-    fresh = jax.jit(batching.vmap_runs(init, num_runs))(hp, batching.seed_keys(0, num_runs))
-    state, _ = checkpoints.restore(fresh, batching.run_sharding(batching.runs_mesh()))
-    return config, state
+    return run_directory.config, run_directory.restore()[1]
 
 
 def main(argv: list[str] | None = None) -> int:
