@@ -61,8 +61,9 @@ class RunArgs(RunConfig):
     """Include the replay buffer in checkpoints. Without it they are far smaller, but a resumed run
     refills its buffer before it updates again and no longer reproduces the uninterrupted run."""
     resume: str | None = None
-    """Continue the run in this directory from its newest checkpoint; pass no other flag (the rest
-    is read from its config.json)."""
+    """Continue the run in this directory from its newest checkpoint, with the settings of its
+    config.json; only --compile-cache and --total-steps (a larger multiple of --eval-every: extend the
+    run to that many env steps) may be given with it."""
     tensorboard: bool = False
     """Also write TensorBoard event files of every evaluation and training metric to OUT/tensorboard/<run>."""
     wandb: str | None = None
@@ -128,15 +129,22 @@ def read_command(directory: str) -> tuple[str, Command]:
 
 
 def resumed(directory: str, flags: list[str]) -> tuple[str, Command]:
-    """The command of the run in `directory`, set to resume (with --compile-cache, if given, in place
-    of the recorded one: where compiled programs are kept does not change the run)."""
-    cache = flag_value(flags, "--compile-cache")
-    allowed = ("--resume", directory, f"--resume={directory}", "--compile-cache", cache, f"--compile-cache={cache}")
+    """The command of the run in `directory`, set to resume: with --compile-cache, if given, in place
+    of the recorded one (where compiled programs are kept does not change the run), and with
+    --total-steps, if given, extended to that many env steps."""
+    cache, total = flag_value(flags, "--compile-cache"), flag_value(flags, "--total-steps")
+    allowed = ("--resume", directory, f"--resume={directory}", "--compile-cache", cache, f"--compile-cache={cache}",
+               "--total-steps", total, f"--total-steps={total}")
     if [flag for flag in flags if flag not in allowed]:
-        raise ConfigError("--resume DIR takes no other flag but --compile-cache: the run continues with the settings "
-                          "in DIR/config.json")
+        raise ConfigError("--resume DIR takes no other flag but --compile-cache and --total-steps (to extend the run): "
+                          "the run continues with the settings in DIR/config.json")
     name, command = read_command(directory)
     run = dataclasses.replace(command.run, resume=directory, compile_cache=cache or command.run.compile_cache)
+    if total is not None:
+        try:
+            run = dataclasses.replace(run, total_steps=int(total))
+        except ValueError:
+            raise ConfigError(f"--total-steps takes an integer, got {total!r}") from None
     return name, dataclasses.replace(command, run=run)
 
 
@@ -315,6 +323,8 @@ def plan_on_every_process(agent_name: str, command: Command, check_only: bool):
 
         failed = np.flatnonzero(multihost_utils.process_allgather(np.int32(error is not None)))
         if error is None and len(failed):
+            if session is not None:
+                session.close()
             raise ConfigError(f"process(es) {failed.tolist()} cannot run this command: see their error lines")
     if error is not None:
         raise error
@@ -331,18 +341,24 @@ def main(argv: list[str] | None = None, check_only: bool = False) -> int:
         plan, session = plan_on_every_process(agent_name, command, check_only)
         if check_only:
             return 0
-        run = plan.run
-        preset = f" (preset {run.preset})" if run.preset else ""
-        grid = f" x {len(plan.settings)} settings of {', '.join(plan.swept)}" if plan.swept else ""
-        print(
-            f"{agent_name}{preset} on {run.env}: {run.seeds} seeds{grid} = {plan.num_runs} runs "
-            f"on {plan.num_devices} device(s) x {run.total_steps} env steps -> {plan.out}"
-        )
-        compile_start = time.perf_counter()
-        plan.runs.compile()
-        compile_seconds = time.perf_counter() - compile_start
-        print(f"compiled in {compile_seconds:.1f} s")
-        return session.run(compile_seconds)
+        try:
+            if session.finished():
+                return session.report_finished()
+            run = plan.run
+            preset = f" (preset {run.preset})" if run.preset else ""
+            grid = f" x {len(plan.settings)} settings of {', '.join(plan.swept)}" if plan.swept else ""
+            extended = f" (extended from {plan.extended_from})" if plan.extended_from else ""
+            print(
+                f"{agent_name}{preset} on {run.env}: {run.seeds} seeds{grid} = {plan.num_runs} runs "
+                f"on {plan.num_devices} device(s) x {run.total_steps} env steps{extended} -> {plan.out}"
+            )
+            compile_start = time.perf_counter()
+            plan.runs.compile()
+            compile_seconds = time.perf_counter() - compile_start
+            print(f"compiled in {compile_seconds:.1f} s")
+            return session.run(compile_seconds)
+        finally:
+            session.close()
     except ConfigError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -360,8 +376,10 @@ def make_plan(agent_name: str, command: Command) -> Plan:
     run = command.run
     compile_cache.use(run.compile_cache)  # before any compile, the checks' traces included
     check_run_flags(run)
+    recorded_steps = read_config(run.resume).run["total_steps"] if run.resume else run.total_steps
     runs = plan.plan_runs(agent_name, command.config, command.hp, run,
-                          refill_buffer=bool(run.resume) and not run.buffer_checkpoint)
+                          refill_buffer=bool(run.resume) and not run.buffer_checkpoint,
+                          extended_from=recorded_steps if recorded_steps != run.total_steps else None)
     if not run.buffer_checkpoint and runs.runs.state_shape.buffer is None:
         raise ConfigError(f"--no-buffer-checkpoint: {agent_name} has no replay buffer to leave out")
     out = Path(run.resume) if run.resume else out_dir(run.out, agent_name, run.env, run.overwrite)

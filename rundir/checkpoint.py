@@ -19,7 +19,7 @@ import functools
 import logging
 import shutil
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import jax
 import orbax.checkpoint as ocp
@@ -58,6 +58,14 @@ def _rewrap(restored: Any, like: Any, impl) -> Any:
     return jax.tree.map(lambda x, ref: jax.random.wrap_key_data(x, impl=impl) if _is_key(ref) else x, restored, like)
 
 
+class Saved(NamedTuple):
+    """A checkpoint's host-side progress, whether it is the stop checkpoint, and its directory."""
+
+    progress: dict
+    stopped: bool
+    path: Path
+
+
 class Checkpoints:
     """The checkpoints of one run directory. `without` names top-level state fields left out of
     the checkpoint (e.g. "buffer"); restoring fills them from a fresh state.
@@ -83,7 +91,12 @@ class Checkpoints:
         return state.replace(**{name: None for name in self.without}) if self.without else state
 
     def save(self, evaluations: int, state: Any, progress: dict) -> None:
-        """Stores the state after `evaluations` evaluation periods and the host-side progress."""
+        """Stores the state after `evaluations` evaluation periods and the host-side progress; an
+        unreadable checkpoint of as many or more evaluations (the resume fell back from it) goes
+        first, as orbax saves no step below its newest."""
+        for step in self._manager.all_steps():
+            if step >= evaluations:
+                self._manager.delete(step)
         self._manager.save(
             evaluations,
             args=ocp.args.Composite(
@@ -133,15 +146,54 @@ class Checkpoints:
                 "with --checkpoint-every 0 (to train it, start it again without --resume)"
             )
 
+    def latest_progress(self) -> Saved | None:
+        """The progress of the checkpoint a resume starts from (the stop checkpoint, else the newest
+        whose progress and state metadata read), without reading the state; None when none reads."""
+        self.require_one()
+        candidates = [(self._stopped, step, True) for step in self._stopped.all_steps()] if self.has_stopped() else []
+        candidates += [(self._manager, step, False) for step in sorted(self._manager.all_steps(), reverse=True)]
+        for manager, step, stopped in candidates:
+            path = Path(manager.directory) / str(step)
+            try:
+                progress = manager.restore(step, args=ocp.args.Composite(progress=ocp.args.JsonRestore())).progress
+                if ocp.StandardCheckpointer().metadata(path / "state").item_metadata is None:
+                    continue  # no state there
+            except Exception:  # orbax raises many types for unreadable files
+                continue
+            return Saved(progress, stopped, path)
+        return None
+
+    def state_reads(self, step: int, state_shape: Any, sharding) -> bool:
+        """Whether the state of checkpoint `step` reads whole (state_shape: the runs' state as
+        jax.ShapeDtypeStruct leaves), read and dropped: its metadata can read where its arrays do not."""
+        target = _abstract(self._kept(state_shape), sharding)
+        try:
+            self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))
+        except Exception:  # orbax raises many types for unreadable files
+            return False
+        return True
+
     def num_runs(self) -> int | None:
         """The size of the runs axis of the newest checkpoint whose metadata reads (restore falls
         back the same way); None when none reads, which restore then reports."""
+        metadata = self._newest_metadata()
+        return None if metadata is None else metadata["diverged_at"].shape[0]
+
+    def buffer_rows(self) -> int | None:
+        """The capacity of the replay buffer in the newest checkpoint after an evaluation (None
+        without one): smaller than the run's own when the run was extended (Runs.resized)."""
+        metadata = self._newest_metadata(stopped=False)
+        buffer = None if metadata is None else metadata.get("buffer")
+        return None if not buffer else jax.tree.leaves(buffer["data"])[0].shape[1]
+
+    def _newest_metadata(self, stopped: bool = True) -> dict | None:
+        """The state metadata (leaves with shapes) of the newest checkpoint whose metadata reads."""
         self.require_one()
-        stopped = [(STOPPED, str(step), "start") for step in self._stopped.all_steps()] if self.has_stopped() else []
-        for *path, record in stopped + [(str(step), None) for step in sorted(self._manager.all_steps(), reverse=True)]:
+        stop = [(STOPPED, str(step), "start") for step in self._stopped.all_steps()] if stopped and self.has_stopped() else []
+        for *path, record in stop + [(str(step), None) for step in sorted(self._manager.all_steps(), reverse=True)]:
             try:
                 metadata = ocp.StandardCheckpointer().metadata(self.directory.joinpath(*path, "state")).item_metadata
-                return (metadata[record] if record else metadata)["diverged_at"].shape[0]
+                return metadata[record] if record else metadata
             except Exception:  # orbax raises many types for unreadable files, or returns no metadata
                 continue
         return None

@@ -1,11 +1,15 @@
 """The run directory as a place: the one a run writes (chosen, and refused when it is in the way),
-whether its disk can hold what the run will write, and what it recorded of its command
-(config.json), read back by --resume and by the tools that read trained runs (probe.trained)."""
+its lock (one writer at a time), whether its disk can hold what the run will write, and what it
+recorded of its command (config.json), read back by --resume and by the tools that read trained
+runs (probe.trained)."""
 
 from __future__ import annotations
 
+import fcntl
 import json
+import os
 import shutil
+import socket
 from datetime import datetime
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -22,10 +26,42 @@ def out_dir(out: str | None, agent: str, env: str, overwrite: bool) -> Path:
         path = Path("runs") / f"{agent}-{env.replace('/', '_')}-{stamp}"
     else:
         path = Path(out)
-    if path.exists() and (not path.is_dir() or any(path.iterdir())) and not overwrite:
+    if path.exists() and (not path.is_dir() or any(entry.name != LOCK for entry in path.iterdir())) and not overwrite:
         resume = f", or continue its run with --resume {path}" if (path / "checkpoints").is_dir() else ""
         raise ConfigError(f"--out {path} exists and is not empty; choose another --out or pass --overwrite{resume}")
     return path
+
+
+LOCK = ".lock"
+"""The lock file of a run directory: the holder's pid and host, locked while its run lives."""
+
+
+class Lock:
+    """One writer per run directory: an exclusive OS lock (flock) on OUT/.lock, taken before
+    compiling and held for the life of the process. The OS releases it when the process ends, a
+    crash or kill -9 included, so no stale lock is left; a directory holding nothing but the lock
+    file counts as empty."""
+
+    def __init__(self, out: Path):
+        out.mkdir(parents=True, exist_ok=True)
+        self.path = out / LOCK
+        self._file = self.path.open("a+")
+        try:
+            fcntl.flock(self._file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            self._file.seek(0)
+            holder = self._file.read().strip() or "another process"
+            self._file.close()
+            raise ConfigError(f"{out} is in use by {holder}: one run writes a directory at a time; wait for it "
+                              "to end, or choose another --out") from None
+        self._file.seek(0)
+        self._file.truncate()
+        self._file.write(f"pid {os.getpid()} on host {socket.gethostname()}\n")
+        self._file.flush()
+
+    def release(self) -> None:
+        """Unlocks (closing the file releases the lock); the lock file stays, empty of meaning."""
+        self._file.close()
 
 
 def check_disk(out: Path, num_runs: int, num_evals: int, checkpoint_bytes: int = 0) -> None:

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import io
 import json
+import os
 import platform
 import sys
 from importlib import metadata
@@ -12,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from agents.common import ConfigError
 from rundir.stats import bootstrap_ci, iqm
 
 RUN_COLUMNS = ("run", "seed")
@@ -31,64 +34,124 @@ def versions() -> dict:
 def write_json(path: Path, payload: dict) -> None:
     """Writes atomically: a reader never sees a half-written file."""
     partial = path.with_suffix(path.suffix + ".tmp")
-    partial.write_text(json.dumps(payload, indent=2, default=str) + "\n")
-    partial.replace(path)
+    try:
+        partial.write_text(json.dumps(payload, indent=2, default=str) + "\n")
+        partial.replace(path)
+    finally:
+        partial.unlink(missing_ok=True)
 
 
-class EvalLog:
-    """evals.csv, one row per (run, evaluation), flushed after every evaluation.
+def csv_lines(rows: list[list]) -> list[str]:
+    """Each row as one line of CSV text, as csv.writer writes it."""
+    lines = []
+    for row in rows:
+        text = io.StringIO()
+        csv.writer(text).writerow(row)
+        lines.append(text.getvalue())
+    return lines
 
-    Columns: run, seed, one per swept hyperparameter, env_step, eval_return, eval_length,
-    train_return, wall_seconds.
-    """
 
-    def __init__(self, path: Path, swept: list[str], after_step: int | None = None):
-        """A new file; or, with after_step (resuming), the existing one with the rows of later
-        evaluations (written after the checkpoint being resumed) removed."""
-        header = (*RUN_COLUMNS, *swept, *EVAL_COLUMNS)
-        rewrite(path, header, kept_rows(path, after_step)[1])
-        self._file = path.open("a", newline="")
-        self._writer = csv.writer(self._file)
+def record_extension(path: Path, from_steps: int, to_steps: int) -> None:
+    """config.json of a run extended from `from_steps` to `to_steps` env steps: its total steps
+    become the new ones (a later --resume goes on to them), and `extensions` records each one."""
+    resolved = json.loads(path.read_text())
+    resolved["run"]["total_steps"] = to_steps
+    resolved.setdefault("extensions", []).append(
+        {"from_total_steps": from_steps, "to_total_steps": to_steps, "command": command_line()})
+    write_json(path, resolved)
+
+
+class CsvLog:
+    """A CSV log that grows after every evaluation; `lines` is what the file holds, header first.
+    A checkpoint keeps the lines, so that --resume can give back a file that lost rows and refuse
+    one that contradicts it (`check_history`). An append that fails (a full disk, a vanished
+    directory) is cut off again, so the file never ends in half a row."""
+
+    def __init__(self, path: Path, lines: list[str] | None = None):
+        """A log that starts empty, or (resuming) the file rewritten to hold exactly `lines`."""
+        self.path, self.lines = path, []
+        if lines:
+            self.rewrite(lines)
+
+    def rewrite(self, lines: list[str]) -> None:
+        """The file made to hold `lines`, atomically: the old file survives an interruption here."""
+        partial = self.path.with_suffix(self.path.suffix + ".tmp")
+        try:
+            partial.write_text("".join(lines), newline="")
+            partial.replace(self.path)
+        finally:
+            partial.unlink(missing_ok=True)
+        self.lines = list(lines)
+
+    def append(self, rows: list[list]) -> None:
+        """Adds rows at the end of the file (raises OSError, the file as it was, if it cannot)."""
+        text = csv_lines(rows)
+        size = self.path.stat().st_size if self.path.exists() else 0
+        try:
+            with self.path.open("a", newline="") as file:
+                file.write("".join(text))
+        except OSError:
+            with contextlib.suppress(OSError):
+                os.truncate(self.path, size)
+            raise
+        self.lines += text
+
+
+class EvalLog(CsvLog):
+    """evals.csv, one row per (run, evaluation): run, seed, one column per swept hyperparameter,
+    env_step, eval_return, eval_length, train_return, wall_seconds."""
+
+    def __init__(self, path: Path, swept: list[str], lines: list[str] | None = None):
+        super().__init__(path, lines or csv_lines([[*RUN_COLUMNS, *swept, *EVAL_COLUMNS]]))
         self._swept = swept
 
     def write(self, runs: list[tuple[int, dict]], env_step: int, metrics: dict, wall_seconds: float) -> None:
         """runs: (seed, swept values) per run, in the order of the metrics' runs axis."""
-        for run, (seed, values) in enumerate(runs):
-            self._writer.writerow(
-                (
-                    run,
-                    seed,
-                    *(f"{values[name]:.6g}" for name in self._swept),
-                    env_step,
-                    f"{metrics['eval_return'][run]:.6g}",
-                    f"{metrics['eval_length'][run]:.6g}",
-                    f"{metrics['train_return'][run]:.6g}",
-                    f"{wall_seconds:.3f}",
-                )
-            )
-        self._file.flush()
-
-    def close(self) -> None:
-        self._file.close()
+        self.append([
+            [
+                run,
+                seed,
+                *(f"{values[name]:.6g}" for name in self._swept),
+                env_step,
+                f"{metrics['eval_return'][run]:.6g}",
+                f"{metrics['eval_length'][run]:.6g}",
+                f"{metrics['train_return'][run]:.6g}",
+                f"{wall_seconds:.3f}",
+            ]
+            for run, (seed, values) in enumerate(runs)
+        ])
 
 
-def kept_rows(path: Path, after_step: int | None) -> tuple[list[str] | None, list[dict]]:
-    """(header, rows up to env step after_step) of an existing log; (None, []) for a new one."""
-    if after_step is None or not path.exists():
-        return None, []
+def file_lines(path: Path, after_step: int) -> list[str] | None:
+    """The header and the rows up to env step after_step of an existing log, as lines (None if
+    there is no file): what --resume keeps of a log its checkpoint holds no copy of."""
+    if not path.exists():
+        return None
     with path.open(newline="") as existing:
-        reader = csv.DictReader(existing)
-        return reader.fieldnames, [row for row in reader if int(row["env_step"]) <= after_step]
+        lines = existing.read().splitlines(keepends=True)
+    if not lines:
+        return None
+    step = next(csv.reader(lines[:1])).index("env_step")
+    return lines[:1] + [line for line in lines[1:] if int(next(csv.reader([line]))[step]) <= after_step]
 
 
-def rewrite(path: Path, header, rows: list[dict]) -> None:
-    """Writes `path` with `header` and `rows` atomically: the old rows survive an interruption here."""
-    partial = path.with_suffix(path.suffix + ".tmp")
-    with partial.open("w", newline="") as fresh:
-        writer = csv.writer(fresh)
-        writer.writerow(header)
-        writer.writerows([row[name] for name in header] for row in rows)
-    partial.replace(path)
+def check_history(path: Path, recorded: list[str]) -> str | None:
+    """Checks a log against the lines its checkpoint recorded: the file may hold them and rows
+    written after the checkpoint (dropped on resume), or lack rows (given back from the checkpoint:
+    -> a note saying so); anything else contradicts the checkpoint (ConfigError)."""
+    lines = []
+    if path.exists():
+        with path.open(newline="") as existing:
+            lines = existing.read().splitlines(keepends=True)
+    if lines[: len(recorded)] == recorded:
+        return None
+    if recorded[: len(lines)] == lines:
+        return f"{path.name} had {max(len(lines) - 1, 0)} of the checkpoint's {len(recorded) - 1} rows: given back from the checkpoint"
+    row = next(index for index, (line, kept) in enumerate(zip(lines, recorded)) if line != kept)
+    raise ConfigError(
+        f"{path} contradicts its checkpoint at line {row + 1} ({lines[row].strip()!r} where the checkpoint has "
+        f"{recorded[row].strip()!r}); put the file back as it was, or move it away to have it rebuilt from the checkpoint"
+    )
 
 
 NOT_TRAINING = ("diverged_at", "env_steps", "eval_return", "eval_length")
@@ -100,46 +163,35 @@ def training_names(metrics: dict) -> list[str]:
     return sorted(name for name in metrics if name not in NOT_TRAINING)
 
 
-class MetricsLog:
-    """metrics.csv, one row per (run, evaluation), flushed after every evaluation: run, seed, one
-    column per swept hyperparameter, env_step, one column per training metric of the period (see
-    agents/engine/training_metrics.py), env_steps_per_second (all runs, host clock), wall_seconds."""
+class MetricsLog(CsvLog):
+    """metrics.csv, one row per (run, evaluation): run, seed, one column per swept hyperparameter,
+    env_step, one column per training metric of the period (see agents/engine/training_metrics.py),
+    env_steps_per_second (all runs, host clock), wall_seconds."""
 
-    def __init__(self, path: Path, swept: list[str], after_step: int | None = None, sometimes: tuple[str, ...] = ()):
-        """A new file, started at the first write; or, with after_step (resuming), the existing one
-        with the rows of later evaluations removed. sometimes: metrics not in every row (the
-        probe's), columns from the start and empty where a row lacks them."""
-        self._path, self._swept, self._file, self._sometimes = path, swept, None, sometimes
-        header, kept = kept_rows(path, after_step)
-        if header is not None:
-            rewrite(path, header, kept)
-            self._open(header)
-
-    def _open(self, header) -> None:
-        self._header = list(header)
-        self._file = self._path.open("a", newline="")
-        self._writer = csv.writer(self._file)
+    def __init__(self, path: Path, swept: list[str], lines: list[str] | None = None, sometimes: tuple[str, ...] = ()):
+        """A new file, started at the first write (its columns are the first period's metrics), or
+        `lines` to go on from. sometimes: metrics not in every row (the probe's), columns from the
+        start and empty where a row lacks them."""
+        super().__init__(path, lines)
+        self._swept, self._sometimes = swept, sometimes
 
     def write(self, runs: list[tuple[int, dict]], env_step: int, metrics: dict, steps_per_second: float,
               wall_seconds: float) -> None:
         """runs: (seed, swept values) per run; metrics: [num_runs] host arrays per name."""
         names = training_names(metrics)
-        if self._file is None:
+        if not self.lines:
             columns = sorted({*names, *self._sometimes})
-            header = [*RUN_COLUMNS, *self._swept, "env_step", *columns, "env_steps_per_second", "wall_seconds"]
-            rewrite(self._path, header, [])
-            self._open(header)
+            self.rewrite(csv_lines([[*RUN_COLUMNS, *self._swept, "env_step", *columns, "env_steps_per_second",
+                                     "wall_seconds"]]))
+        header = next(csv.reader(self.lines[:1]))
+        rows = []
         for run, (seed, values) in enumerate(runs):
             row = {"run": run, "seed": seed, "env_step": env_step, "env_steps_per_second": f"{steps_per_second:.6g}",
                    "wall_seconds": f"{wall_seconds:.3f}"}
             row.update({name: f"{values[name]:.6g}" for name in self._swept})
             row.update({name: f"{float(metrics[name][run]):.9g}" for name in names})  # float32 round-trips
-            self._writer.writerow([row.get(name, "") for name in self._header])
-        self._file.flush()
-
-    def close(self) -> None:
-        if self._file is not None:
-            self._file.close()
+            rows.append([row.get(name, "") for name in header])
+        self.append(rows)
 
 
 def describe_returns(values: np.ndarray) -> str:
@@ -348,6 +400,4 @@ def finish(plan, env_steps: list[int], returns: np.ndarray, diverged: list[dict]
         f"compile {compile_seconds:.1f} s, run {wall_seconds:.1f} s, "
         f"{summary['steps_per_second']:.0f} env-steps/s over all runs; wrote {plan.out}"
     )
-    if interrupted:
-        print(f"interrupted: the logs and summary of the first {done_steps} env steps are in {plan.out}", file=sys.stderr)
     return summary

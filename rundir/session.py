@@ -12,7 +12,10 @@ every PROGRESS_SECONDS when stdout is not a terminal, and is rewritten in place 
 
 from __future__ import annotations
 
+import contextlib
 import functools
+import os
+import re
 import shutil
 import signal
 import sys
@@ -25,6 +28,7 @@ import numpy as np
 from agents.common import ConfigError
 from agents.engine import batching, loop
 from rundir import checkpoint, output, trackers
+from rundir.directory import LOCK, Lock
 
 PROGRESS_SECONDS = 30.0
 """Seconds between progress lines inside a period when stdout is not a terminal (CI, files)."""
@@ -45,11 +49,19 @@ class Session:
     with --probe-every."""
 
     def __init__(self, plan, probe: Probe | None = None):
+        """Takes the run directory's lock (process 0), and for --resume checks the checkpoint
+        against the devices, the logs and an extension: all before compiling."""
         self.plan, self.probe = plan, probe
         self.primary = jax.process_index() == 0  # under jax.distributed, process 0 writes the run directory
         self.open_checkpoints = functools.partial(checkpoint.Checkpoints, plan.out, without=plan.left_out)
         self.env_steps, self.returns, self.diverged, self.earlier_seconds = [], [], {}, 0.0
-        if plan.run.resume:  # checked before compiling
+        self.logs, self.logs_to_restore, self.recorded = {}, [], None
+        # a new directory (or one holding only the lock file of a run killed while compiling) is
+        # removed again if the run ends before it has written anything worth keeping
+        self.fresh = not plan.run.resume and (
+            not plan.out.exists() or not any(entry.name != LOCK for entry in plan.out.iterdir()))
+        self.lock = Lock(plan.out) if self.primary else None
+        if plan.run.resume:
             self.checkpoints = self.open_checkpoints()
             saved_runs = self.checkpoints.num_runs()
             if saved_runs is not None and saved_runs != plan.padded:
@@ -58,6 +70,51 @@ class Session:
                     f"multiple of the devices it ran on) but {plan.num_devices} device(s) here take {plan.padded}; "
                     "resume it on as many devices as it started on"
                 )
+            self.recorded = self.checkpoints.latest_progress()
+            if self.recorded is not None:
+                self.check_resume(self.recorded.progress, self.recorded.stopped)
+
+    def check_resume(self, progress: dict, stopped: bool) -> None:
+        """The newest checkpoint against what the resume asks: an extension starts from the end of
+        an evaluation period, and the logs agree with the checkpoint (notes for what it gives back)."""
+        plan = self.plan
+        if stopped and plan.extended_from:
+            raise ConfigError(f"{plan.out} stopped inside an evaluation period: finish its {plan.extended_from} env "
+                              f"steps with --resume {plan.out} first, then extend it with --total-steps")
+        if not self.primary:
+            return
+        for name, lines in progress.get("logs", {}).items():
+            note = output.check_history(plan.out / name, lines)
+            if note:
+                print(f"note: {note}")
+                self.logs_to_restore.append(name)
+
+    def finished(self) -> bool:
+        """Whether a resumed run has nothing left to do: its newest checkpoint ends its last period
+        and reads (an unreadable one is redone from the one before)."""
+        saved, plan = self.recorded, self.plan
+        if saved is None or saved.stopped or len(saved.progress["env_steps"]) < plan.config.num_evals:
+            return False
+        return self.checkpoints.state_reads(int(saved.path.name), plan.runs.state_shape, plan.runs.sharded)
+
+    def report_finished(self) -> int:
+        """Says that the run is finished, with its final returns, without compiling; -> exit code 0."""
+        plan, progress = self.plan, self.recorded.progress
+        for name in self.logs_to_restore:
+            with writing(name):
+                output.CsvLog(plan.out / name, progress["logs"][name])
+        final = output.summarize_returns(np.asarray(progress["returns"][-1], np.float64))
+        print(f"{plan.out} is finished: {len(progress['env_steps'])} evaluations, {progress['env_steps'][-1]} env "
+              f"steps; nothing to resume (--resume {plan.out} --total-steps N extends it to N env steps)\n"
+              f"final deterministic eval return: {output.describe_stats(final)}")
+        return 0
+
+    def close(self) -> None:
+        """Releases the lock; a fresh directory the run wrote nothing worth keeping into goes."""
+        if self.lock is not None:
+            self.lock.release()
+        if self.fresh and self.primary and not self.env_steps and getattr(self, "stop_saved_at", None) is None:
+            shutil.rmtree(self.plan.out, ignore_errors=True)
 
     def start(self):
         """The runs' first state: fresh, or the checkpoint's when resuming (the stop checkpoint's
@@ -75,40 +132,63 @@ class Session:
                 state, carry = plan.runs.from_stop_record(record)
                 self.resume_at, self.first_step = (carry, progress["iterations_done"]), progress["env_step"]
             else:
+                capacity, stored = state.buffer and jax.tree.leaves(state.buffer.data)[0].shape[1], None
+                if capacity and "buffer" not in plan.left_out:
+                    stored = self.checkpoints.buffer_rows()
+                if stored and stored != capacity:  # extended: the checkpoint holds the shorter run's smaller buffer
+                    state = plan.runs.resized(state, stored)
                 state, progress = self.checkpoints.restore(state, plan.runs.sharded)
+                if stored and stored != capacity:
+                    state = plan.runs.resized(state, capacity)
                 state = plan.runs.resume(state, len(progress["env_steps"]))
                 self.first_step = progress["env_steps"][-1]
             self.env_steps, self.earlier_seconds = progress["env_steps"], progress["wall_seconds"]
             self.returns = [np.asarray(values, np.float64) for values in progress["returns"]]
             self.diverged = {entry["run"]: entry for entry in progress["diverged"]}
+            self.logs = progress.get("logs", {})
             where = "a stop checkpoint inside a period" if stopped is not None else "the checkpoint"
             print(f"resumed from {where} after {len(self.env_steps)} evaluations ({self.first_step} env steps)")
         return state
 
+    def log_lines(self, name: str) -> list[str] | None:
+        """What a resumed log starts from: the checkpoint's copy of it, or (a checkpoint of an older
+        version, without one) the file's rows up to the checkpoint."""
+        if not self.plan.run.resume:
+            return None
+        if name in self.logs:
+            return self.logs[name]
+        return output.file_lines(self.plan.out / name, self.env_steps[-1] if self.env_steps else 0)
+
+    def open_logs(self) -> None:
+        """config.json (a new run, or an extension's record), evals.csv, metrics.csv and the checkpoints."""
+        plan = self.plan
+        if self.primary:
+            if not plan.run.resume:
+                output.write_json(plan.out / "config.json", plan.resolved)
+            elif plan.extended_from:
+                output.record_extension(plan.out / "config.json", plan.extended_from, plan.config.total_steps)
+            self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, self.log_lines("evals.csv"))
+            probed = self.probe.columns if self.probe is not None else ()
+            self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, self.log_lines("metrics.csv"), probed)
+        if not plan.run.resume:
+            self.checkpoints = self.open_checkpoints()
+
     def run(self, compile_seconds: float) -> int:
-        """Trains to the end or to a signal; writes the summary; -> exit code (130 if interrupted)."""
+        """Trains to the end, to a signal or to a write that fails; writes the summary; -> exit code
+        (130 if interrupted, 1 if a write failed)."""
         plan, config = self.plan, self.plan.config
         state = self.start()
-        # written only once compiled: a run stopped or failing before this leaves no directory in the way
-        fresh = not plan.out.exists()
-        plan.out.mkdir(parents=True, exist_ok=True)
-        if not plan.run.resume:
-            if self.primary:
-                output.write_json(plan.out / "config.json", plan.resolved)
-            self.checkpoints = self.open_checkpoints()
-        after_step = (self.env_steps[-1] if self.env_steps else 0) if plan.run.resume else None
-        if self.primary:  # under jax.distributed, process 0 alone writes the run directory
-            self.log = output.EvalLog(plan.out / "evals.csv", plan.swept, after_step)
-            probed = self.probe.columns if self.probe is not None else ()
-            self.metrics_log = output.MetricsLog(plan.out / "metrics.csv", plan.swept, after_step, probed)
-        self.trackers = []
+        self.trackers, self.failure = [], None
         self.started = time.perf_counter() - self.earlier_seconds
         self.session_start = self.last_progress = time.perf_counter()
         self.status_shown, self.stop_signal, self.stop_saved_at = False, None, None
         interrupted = False
         previous = {sig: signal.signal(sig, self.request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
         try:
-            self.open_trackers(after_step)  # W&B may refuse (not logged in): the finally removes a fresh directory
+            with writing("the run directory's logs"):
+                self.open_logs()
+            after_step = (self.env_steps[-1] if self.env_steps else 0) if plan.run.resume else None
+            self.open_trackers(after_step)  # W&B may refuse (not logged in): close() removes a fresh directory
             for period in range(len(self.env_steps), config.num_evals):
                 state = self.run_period(state, period)
                 if self.stop_signal is not None:
@@ -116,17 +196,16 @@ class Session:
             interrupted = len(self.env_steps) < config.num_evals
         except KeyboardInterrupt:
             interrupted = True
+        except WriteFailed as failure:
+            self.failure = failure
         finally:
-            if self.primary:
-                self.log.close()
-                self.metrics_log.close()
             for tracker in self.trackers:
-                tracker.close()
+                with contextlib.suppress(OSError):
+                    tracker.close()
             for sig, handler in previous.items():
                 signal.signal(sig, handler)
-            # stopped or crashed before any evaluation or stop checkpoint: nothing to keep
-            if fresh and self.primary and not self.env_steps and self.stop_saved_at is None:
-                shutil.rmtree(plan.out)
+        if self.failure is not None:
+            return self.report_failure(compile_seconds)
         if interrupted:
             self.clear_status()
             where = "the last checkpoint" if self.stop_saved_at is None else f"env step {self.stop_saved_at}, where it stopped"
@@ -135,15 +214,47 @@ class Session:
         if not self.env_steps:
             if self.stop_saved_at is not None:
                 return 130
-            if fresh:
+            if self.fresh:
                 print(f"no evaluation finished; removed {plan.out}, so the same command can run again", file=sys.stderr)
             else:
                 print(f"no evaluation finished; config.json and an empty evals.csv are in {plan.out}", file=sys.stderr)
             return 130
-        wall_seconds = time.perf_counter() - self.started
-        output.finish(plan, self.env_steps, np.stack(self.returns, axis=1), list(self.diverged.values()),
-                      interrupted, compile_seconds, wall_seconds)
+        self.finish(interrupted, compile_seconds)
+        if interrupted:
+            print(f"interrupted: the logs and summary of the first {self.env_steps[-1]} env steps are in {plan.out}",
+                  file=sys.stderr)
         return 130 if interrupted else 0
+
+    def finish(self, interrupted: bool, compile_seconds: float) -> None:
+        """summary.json, curves.png and training.png of the evaluations done."""
+        output.finish(self.plan, self.env_steps, np.stack(self.returns, axis=1), list(self.diverged.values()),
+                      interrupted, compile_seconds, time.perf_counter() - self.started)
+
+    def report_failure(self, compile_seconds: float) -> int:
+        """A write failed: the summary where it can still be written, then one error line; -> 1."""
+        plan, failure = self.plan, self.failure
+        self.clear_status()
+        if self.env_steps and self.primary:
+            with contextlib.suppress(OSError, WriteFailed):
+                with writing("the summary"):
+                    self.finish(True, compile_seconds)
+        last = self.last_checkpoint()
+        kept = f"the last complete checkpoint is {last}" if last else "no checkpoint was completed"
+        again = f"run --resume {plan.out}" if last else "run the command again"
+        print(f"error: writing {failure.what} in {plan.out} failed: {failure.reason}; {kept}; free space (or make "
+              f"the directory writable) and {again}", file=sys.stderr)
+        return 1
+
+    def last_checkpoint(self) -> str | None:
+        """The newest complete checkpoint of the run directory, described; None if there is none."""
+        try:
+            saved = self.checkpoints.latest_progress()
+        except (AttributeError, ConfigError):  # no checkpoints opened, or none written
+            return None
+        if saved is None:
+            return None
+        step = saved.progress["env_step"] if saved.stopped else saved.progress["env_steps"][-1]
+        return f"{saved.path} (env step {step})"
 
     def open_trackers(self, after_step: int | None) -> None:
         """TensorBoard and W&B, as asked; under jax.distributed process 0 alone feeds them."""
@@ -179,16 +290,19 @@ class Session:
         self.returns.append(np.asarray(metrics["eval_return"], np.float64))  # as restored from a checkpoint
         steps_per_second = config.eval_every * plan.num_runs / seconds
         if self.primary:
-            self.log.write(plan.rows, step, metrics, now - self.started)
-            self.metrics_log.write(plan.rows, step, metrics, steps_per_second, now - self.started)
+            with writing("evals.csv"):
+                self.log.write(plan.rows, step, metrics, now - self.started)
+            with writing("metrics.csv"):
+                self.metrics_log.write(plan.rows, step, metrics, steps_per_second, now - self.started)
         for tracker in self.trackers:
-            tracker.write(step, metrics, steps_per_second)
+            with writing(type(tracker).__name__):
+                tracker.write(step, metrics, steps_per_second)
         for run_index in np.flatnonzero(metrics["diverged_at"] >= 0):
             if run_index not in self.diverged:
                 self.report_divergence(int(run_index), int(metrics["diverged_at"][run_index]))
         every = plan.run.checkpoint_every
         if every and ((period + 1) % every == 0 or period + 1 == config.num_evals or self.stop_signal is not None):
-            with deferred_interrupts():
+            with writing(f"the checkpoint after {period + 1} evaluations"), deferred_interrupts():
                 self.checkpoints.save(period + 1, state, self.progress())
                 self.checkpoints.drop_stopped()
         print(
@@ -200,13 +314,16 @@ class Session:
         return state
 
     def progress(self) -> dict:
-        """The host-side progress a checkpoint keeps."""
-        return {
+        """The host-side progress a checkpoint keeps, with a copy of the logs (process 0's)."""
+        progress = {
             "env_steps": self.env_steps,
             "returns": [values.tolist() for values in self.returns],
             "diverged": list(self.diverged.values()),
             "wall_seconds": time.perf_counter() - self.started,
         }
+        if self.primary:
+            progress["logs"] = {"evals.csv": self.log.lines, "metrics.csv": self.metrics_log.lines}
+        return progress
 
     def save_stopped(self, period: int, stopped: loop.Stopped) -> None:
         """The stop checkpoint of a period stopped inside, where the loop and the settings allow one."""
@@ -215,7 +332,7 @@ class Session:
             return
         env_step = round((period + stopped.done / plan.runs.iterations) * plan.config.eval_every)
         progress = {**self.progress(), "iterations_done": stopped.done, "env_step": env_step}
-        with deferred_interrupts():
+        with writing(f"the stop checkpoint at env step {env_step}"), deferred_interrupts():
             self.checkpoints.save_stopped(env_step, plan.runs.stop_record(stopped), progress)
         self.stop_saved_at = env_step
 
@@ -282,3 +399,32 @@ class deferred_interrupts:
         if self.received is not None and exc[0] is None:
             raise KeyboardInterrupt
 
+
+
+class WriteFailed(Exception):
+    """A write into the run directory failed: a full disk, a read-only or vanished directory, a quota."""
+
+    def __init__(self, what: str, error: BaseException):
+        super().__init__(what)
+        self.what = what
+        code = getattr(error, "errno", None) or os_error_code(str(error))
+        self.reason = os.strerror(code) if code else str(error).splitlines()[0]
+
+
+def os_error_code(message: str) -> int | None:
+    """The OS error code in the message of a failed orbax (tensorstore) write, which raises ValueError."""
+    match = re.search(r"os_error_code='?(\d+)", message)
+    return int(match[1]) if match else None
+
+
+@contextlib.contextmanager
+def writing(what: str):
+    """Turns a failed write into WriteFailed(what): OSError, and orbax's ValueError with an OS error code."""
+    try:
+        yield
+    except OSError as error:
+        raise WriteFailed(what, error) from error
+    except ValueError as error:
+        if os_error_code(str(error)) is None:
+            raise
+        raise WriteFailed(what, error) from error

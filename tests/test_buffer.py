@@ -37,3 +37,15 @@ def test_a_record_of_the_rows_to_overwrite_gives_the_buffer_back_after_later_add
         assert int(back.size) == 4 and int(back.insert_at) == 4
         for name in ("x", "y"):
             np.testing.assert_array_equal(back.data[name], replay.data[name])
+
+
+def test_a_buffer_grown_past_its_rows_is_the_larger_buffer_after_the_same_adds():
+    """An extended run's buffer (capacity: its total steps, full, not wrapped) grows into the one a
+    run with more steps would hold at that point: the same rows, insert_at and size, empty rows after."""
+    rows = {"x": jnp.arange(6.0)[:, None]}
+    small = buffer.add(buffer.init({"x": jnp.zeros(1)}, 6), rows)
+    large = buffer.add(buffer.init({"x": jnp.zeros(1)}, 10), rows)
+    grown = buffer.resized(small, 10)
+    np.testing.assert_array_equal(grown.data["x"], large.data["x"])
+    assert (int(grown.insert_at), int(grown.size)) == (int(large.insert_at), int(large.size)) == (6, 6)
+    assert int(small.insert_at) == 0  # the full small buffer's next row wraps; the grown one's does not

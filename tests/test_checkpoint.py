@@ -257,6 +257,8 @@ def test_resume_falls_back_from_a_corrupted_checkpoint_and_refuses_when_none_is_
     assert [line.split("]")[0] for line in progress] == [f"[{step:>9}/400" for step in range(310, 401, 10)]
     assert all("env-steps/s (all runs)  ETA" in line and "\r" not in line for line in progress)
     assert rows(out) == rows(uninterrupted)
+    assert train.main(["--resume", str(out)]) == 0  # 4 was rewritten: it reads, and the run is finished
+    assert f"{out} is finished: 4 evaluations" in capsys.readouterr().out
     for step in ("3", "4"):
         shutil.rmtree(out / "checkpoints" / step / "state")
     assert train.main(["--resume", str(out)]) == 2

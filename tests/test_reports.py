@@ -40,7 +40,6 @@ def write_run(directory: Path, agent: str, env: str, env_steps, returns, config=
     for index, step in enumerate(env_steps):
         metrics = {"eval_return": returns[:, index], "eval_length": np.full(num_runs, 1000.0), "train_return": returns[:, index]}
         log.write(list(zip(seeds, settings)), int(step), metrics, 1.0)
-    log.close()
 
 
 def published_returns(algo: str, env: str, env_step: int) -> np.ndarray:

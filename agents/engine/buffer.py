@@ -66,3 +66,17 @@ def before_adds(later: ReplayBuffer, record: ReplayBuffer) -> ReplayBuffer:
     indices = (record.insert_at + jnp.arange(n)) % later.capacity
     data = jax.tree.map(lambda store, old: store.at[indices].set(old), later.data, record.data)
     return ReplayBuffer(data=data, insert_at=record.insert_at, size=record.size)
+
+
+def resized(buffer: ReplayBuffer, capacity: int) -> ReplayBuffer:
+    """The buffer with room for `capacity` rows: its rows cut to the first `capacity`, or padded with
+    empty rows; insert_at follows the filled rows. It keeps a buffer exactly when the buffer has
+    not wrapped around (rows in the order they were added), as that of a run whose capacity was
+    its total steps: extending such a run gives the buffer the longer run would have had."""
+    old = buffer.capacity
+    data = jax.tree.map(
+        lambda store: store[:capacity] if capacity <= old else jnp.pad(store, [(0, capacity - old)] + [(0, 0)] * (store.ndim - 1)),
+        buffer.data,
+    )
+    size = jnp.minimum(buffer.size, capacity)
+    return ReplayBuffer(data=data, insert_at=size % capacity, size=size)

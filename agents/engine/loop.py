@@ -267,6 +267,11 @@ class Runs:
         """What run_period raises when on_chunk stops it after `done` iterations."""
         return Stopped(start, carry, done)
 
+    def resized(self, state: RunState, capacity: int) -> RunState:
+        """The runs' state with replay buffers of `capacity` rows (buffer.resized): a run extended to
+        more steps than its buffer had rows for."""
+        return self.jitted(lambda run: run.replace(buffer=buffer.resized(run.buffer, capacity)), (0,))(state)
+
     def stop_record(self, stopped: Stopped) -> dict:
         """What a stop checkpoint holds: {"start": start_record of the period's start, "carry"}."""
         record = self.jitted(functools.partial(start_record, self.parts.replay_rows), (0,))(stopped.start)

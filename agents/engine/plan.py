@@ -40,6 +40,8 @@ class RunsPlan:
     num_devices: int
     padded: int
     """Runs on the runs axis: num_runs padded to a multiple of the devices."""
+    extended_from: int | None = None
+    """An extension of a run: the total env steps it had."""
 
     @property
     def num_runs(self) -> int:
@@ -56,10 +58,12 @@ class RunsPlan:
         return batching.tree_bytes(shape) - (0 if with_buffer else batching.tree_bytes(shape.buffer))
 
 
-def plan_runs(agent_name: str, agent_config: Any, hp: Any, run: RunConfig, refill_buffer: bool = False) -> RunsPlan:
+def plan_runs(agent_name: str, agent_config: Any, hp: Any, run: RunConfig, refill_buffer: bool = False,
+              extended_from: int | None = None) -> RunsPlan:
     """The runs of `agent_name` with `agent_config` and `hp` as `run` asks for them: its RunConfig
-    fields and seeds, seed, sweep, sweep_random (train.RunArgs). Raises ConfigError for anything
-    that cannot run."""
+    fields and seeds, seed, sweep, sweep_random (train.RunArgs). extended_from: the total env steps
+    of the run that this one extends to run.total_steps. Raises ConfigError for anything that
+    cannot run."""
     if run.seeds < 1:
         raise ConfigError(f"--seeds must be a positive integer, got {run.seeds}")
     if not -(2**31) <= run.seed <= 2**31 - run.seeds:
@@ -84,7 +88,22 @@ def plan_runs(agent_name: str, agent_config: Any, hp: Any, run: RunConfig, refil
     except ValueError as error:  # bad network specs included
         raise ConfigError(str(error)) from None
     check_memory(runs.state_shape, padded, mesh.size, config)
-    return RunsPlan(config, hp, runs, settings, swept, runs_of, mesh.size, padded)
+    if extended_from:
+        check_extension(config, extended_from)
+    return RunsPlan(config, hp, runs, settings, swept, runs_of, mesh.size, padded, extended_from)
+
+
+def check_extension(config: TrainConfig, extended_from: int) -> None:
+    """Checks that a run of extended_from env steps can go on to config.total_steps as if it had
+    been started with them (a replay buffer whose capacity was the run's total steps grows:
+    loop.Runs.resized)."""
+    if config.total_steps < extended_from:
+        raise ConfigError(f"--total-steps {config.total_steps} is below the run's {extended_from}: a run is extended, "
+                          "never shortened")
+    if AGENTS[config.agent].loop == "on_policy" and config.agent_config.anneal_lr:
+        raise ConfigError(f"{config.agent} anneals its learning rate to zero over --total-steps, so the run's "
+                          f"{extended_from} steps followed a schedule that a {config.total_steps}-step run would not "
+                          "have: it cannot be extended (a run with --no-anneal-lr can)")
 
 
 def hyperparameter_runs(hp: Any, run: Any, static: list[str]) -> tuple[list[dict], list[str], list[tuple[int, int]], Any]:
