@@ -279,6 +279,14 @@ class Video:
             self._writer.close()
 
 
+def video_scene(env_id: str):
+    """What draws `env_id`'s frames into an mp4 file (train.py --video-every), checked before the
+    training compiles: the encoder and a renderer for the env; raises ConfigError."""
+    if importlib.util.find_spec("imageio_ffmpeg") is None:  # imageio's ffmpeg plugin, which writes mp4
+        raise ConfigError("--video-every needs imageio-ffmpeg: pip install imageio-ffmpeg (or pip install -e . in the repository)")
+    return scene_of(envs.make(env_id))
+
+
 def scene_of(env):
     """What draws the frames of `env`'s states; raises ConfigError where none can."""
     backend, _, name = env.spec.env_id.partition("/")

@@ -25,9 +25,11 @@ from typing import Callable, NamedTuple
 import jax
 import numpy as np
 
+import envs
 from agents.common import ConfigError
 from agents.engine import batching, loop
-from rundir import checkpoint, output, trackers
+from rundir import checkpoint, output, play, trackers
+from rundir.policy import Policy
 from rundir.directory import LOCK, Lock
 
 PROGRESS_SECONDS = 30.0
@@ -61,6 +63,7 @@ class Session:
         self.fresh = not plan.run.resume and (
             not plan.out.exists() or not any(entry.name != LOCK for entry in plan.out.iterdir()))
         self.lock = Lock(plan.out) if self.primary else None
+        self.video_scene = play.video_scene(plan.config.env) if plan.run.video_every and self.primary else None
         if plan.run.resume:
             self.checkpoints = self.open_checkpoints()
             saved_runs = self.checkpoints.num_runs()
@@ -278,11 +281,11 @@ class Session:
             return None
         jax.block_until_ready(metrics)
         seconds = time.perf_counter() - period_start
-        probe = ""
+        timings = ""
         if self.probe is not None and (period + 1) % plan.run.probe_every == 0:
             probe_start = time.perf_counter()  # the same planes (key) at every probe
             metrics = {**metrics, **jax.block_until_ready(self.probe.scores(state, jax.random.key(0)))}
-            probe = f"  probe {time.perf_counter() - probe_start:.1f} s"
+            timings = f"  probe {time.perf_counter() - probe_start:.1f} s"
         metrics = jax.tree.map(lambda m: m[: plan.num_runs], batching.to_host(metrics))
         now = time.perf_counter()
         step = (period + 1) * config.eval_every
@@ -300,6 +303,11 @@ class Session:
         for run_index in np.flatnonzero(metrics["diverged_at"] >= 0):
             if run_index not in self.diverged:
                 self.report_divergence(int(run_index), int(metrics["diverged_at"][run_index]))
+        if self.video_scene is not None and (period + 1) % plan.run.video_every == 0:
+            video_start = time.perf_counter()
+            with writing("a video"):
+                self.record_video(state, period)
+            timings += f"  video {time.perf_counter() - video_start:.1f} s"
         every = plan.run.checkpoint_every
         if every and ((period + 1) % every == 0 or period + 1 == config.num_evals or self.stop_signal is not None):
             with writing(f"the checkpoint after {period + 1} evaluations"), deferred_interrupts():
@@ -308,10 +316,35 @@ class Session:
         print(
             f"[{step:>9}/{config.total_steps}] {steps_per_second:8.0f} env-steps/s (all runs)  "
             f"ETA {seconds * (config.num_evals - period - 1):5.0f} s  "
-            f"eval return: {output.describe_returns(metrics['eval_return'])}{probe}",
+            f"eval return: {output.describe_returns(metrics['eval_return'])}{timings}",
             flush=True,
         )
         return state
+
+    def record_video(self, state, period: int) -> None:
+        """OUT/videos/run0-<env step>.mp4: the first evaluation episode of run 0's deterministic
+        policy after `period`, as its evaluation played it (and to W&B, with --wandb)."""
+        plan = self.plan
+        env_step = (period + 1) * plan.config.eval_every
+        path = plan.out / "videos" / f"run0-{env_step}.mp4"
+        path.parent.mkdir(exist_ok=True)
+        run = jax.tree.map(lambda x: x[0], state.replace(buffer=None, env_state=None))  # what acting reads
+        policy = Policy(config=plan.config, hp=jax.tree.map(lambda x: x[0], plan.runs.hp), run=run,
+                             spec=self.video_env.spec, deterministic=True, index=0, seed=plan.rows[0][0],
+                             checkpoint=period + 1)
+        video = play.Video(path, self.video_scene)
+        try:
+            play.play_episodes(self.video_env, policy, 1, video=video)
+        finally:
+            video.close()
+        for tracker in self.trackers:
+            if isinstance(tracker, trackers.WandbLog):
+                tracker.video(path, env_step)
+
+    @functools.cached_property
+    def video_env(self):
+        """The env the videos are played on (a jittable env's compiled evaluation is kept with it)."""
+        return envs.make(self.plan.config.env)
 
     def progress(self) -> dict:
         """The host-side progress a checkpoint keeps, with a copy of the logs (process 0's)."""

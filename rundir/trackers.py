@@ -77,6 +77,12 @@ class WandbLog:
         for index, run in enumerate(self.runs):
             run.log({**scalars(metrics, index), "time/env_steps_per_second": steps_per_second}, step=env_step)
 
+    def video(self, path: Path, env_step: int) -> None:
+        """A video of run 0's policy (train.py --video-every), logged to run 0's W&B run."""
+        import wandb
+
+        self.runs[0].log({"video": wandb.Video(str(path), format="mp4")}, step=env_step)
+
     def close(self) -> None:
         for run in self.runs:
             run.finish()

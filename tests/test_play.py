@@ -165,3 +165,21 @@ def test_a_directory_that_is_not_a_run_is_one_error_line(tmp_path, capsys):
     assert capsys.readouterr().err.splitlines() == [f"error: {tmp_path}: no config.json there; is it a run directory of train.py?"]
     with pytest.raises(ConfigError, match="no config.json"):
         load_policy(tmp_path)
+
+
+@pytest.mark.slow
+def test_video_every_records_run_0_s_evaluation_episode_into_the_run_directory(tmp_path):
+    """train.py --video-every 2 on Pendulum-v1 (4 evaluations): two videos of run 0's first
+    evaluation episode, one frame per step of its 200, drawn headless; a negative value is refused."""
+    out = tmp_path / "run"
+    flags = ["sac", *TINY, "--total-steps", "400", "--eval-every", "100", "--learning-starts", "100", "--batch-size", "16"]
+    assert train.main([*flags, "--out", str(out), "--video-every", "2"]) == 0
+    import imageio
+
+    videos = sorted((out / "videos").iterdir())
+    assert [video.name for video in videos] == ["run0-200.mp4", "run0-400.mp4"]
+    for video in videos:
+        frames = [frame for frame in imageio.get_reader(video)]
+        assert len(frames) == 200 and frames[0].shape == (play.FRAME_SIZE, play.FRAME_SIZE, 3)
+        assert frames[0].std() > 10  # a picture, not a blank frame
+    assert train.main([*flags, "--out", str(tmp_path / "other"), "--video-every", "-1"], check_only=True) == 2
