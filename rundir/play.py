@@ -210,23 +210,16 @@ def host_episodes(env: envs.HostEnv, policy: Policy, seeds: list[int], key: jax.
     """(returns, lengths) of one episode per gymnasium seed, stepped in lockstep on the host as
     agents.engine.host_loop.HostRuns.evaluate steps the evaluations; key: the stochastic actions'."""
     batch = env.batch(seeds)
-    obs = batch.reset()
-    running = np.ones(len(seeds), bool)
-    totals = np.zeros(len(seeds), np.float32)
-    lengths = np.zeros(len(seeds), np.float32)
     states = [[] for _ in seeds]
-    for step in range(env.spec.max_episode_steps):
-        if video is not None:
-            for index in np.flatnonzero(running):
-                states[index].append(video.scene.host_state(batch.envs[index]))
-        action = policy.act(obs) if policy.deterministic else policy.act(obs, jax.random.fold_in(key, step))
-        timestep = batch.step(np.asarray(action))
-        totals += np.where(running, timestep.reward, 0.0)
-        lengths += running
-        running &= ~(timestep.terminated | timestep.truncated)
-        if not running.any():
-            break
-        obs = timestep.obs
+
+    def draw(running):
+        for index in np.flatnonzero(running):
+            states[index].append(video.scene.host_state(batch.envs[index]))
+
+    def act(obs, step):
+        return policy.act(obs) if policy.deterministic else policy.act(obs, jax.random.fold_in(key, step))
+
+    totals, lengths = host_loop.episodes(batch, act, env.spec.max_episode_steps, draw if video is not None else None)
     if video is not None:
         for episode in states:
             video.add(np.stack(episode))

@@ -171,17 +171,27 @@ class HostRuns(loop.Runs):
 
     def evaluate(self, run: RunState) -> tuple[np.ndarray, np.ndarray]:
         """Deterministic returns and lengths of eval_episodes full episodes per run: [num_runs, eval_episodes] each."""
-        obs = self.eval_envs.reset()
-        running = np.ones(len(obs), bool)
-        totals = np.zeros(len(obs), np.float32)
-        lengths = np.zeros(len(obs), np.float32)
-        for _ in range(self.env.spec.max_episode_steps):
-            actions = np.asarray(self.eval_compiled(run, self.per_run(obs), self.hp))
-            timestep = self.eval_envs.step(actions.reshape(len(obs), -1))
-            totals += np.where(running, timestep.reward, 0.0)
-            lengths += running
-            running &= ~(timestep.terminated | timestep.truncated)
-            if not running.any():
-                break
-            obs = timestep.obs
+        act = lambda obs, step: self.eval_compiled(run, self.per_run(obs), self.hp).reshape(len(obs), -1)  # noqa: E731
+        totals, lengths = episodes(self.eval_envs, act, self.env.spec.max_episode_steps)
         return self.per_run(totals), self.per_run(lengths)
+
+
+def episodes(batch, act, max_steps: int, before_step=None) -> tuple[np.ndarray, np.ndarray]:
+    """Returns and lengths [n] of one episode per gymnasium env of `batch` (reset here), stepped in
+    lockstep until every one has ended: act(obs [n, ...], step) -> actions [n, ...];
+    before_step(running [n] bool), if given, sees the envs before each step (rundir.play draws them)."""
+    obs = batch.reset()
+    running = np.ones(len(obs), bool)
+    totals = np.zeros(len(obs), np.float32)
+    lengths = np.zeros(len(obs), np.float32)
+    for step in range(max_steps):
+        if before_step is not None:
+            before_step(running)
+        timestep = batch.step(np.asarray(act(obs, step)))
+        totals += np.where(running, timestep.reward, 0.0)
+        lengths += running
+        running &= ~(timestep.terminated | timestep.truncated)
+        if not running.any():
+            break
+        obs = timestep.obs
+    return totals, lengths
