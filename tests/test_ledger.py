@@ -1,5 +1,5 @@
 """The ledger (`python -m reports.ledger`): rows from run directories, verdicts against the published
-CI, published presets x tasks without a run, bad input."""
+CI, published presets x tasks without a run, bad input, and the committed docs/results/README.md."""
 
 import dataclasses
 import itertools
@@ -11,13 +11,15 @@ import numpy as np
 import pytest
 
 from reports.curves import CHECKPOINTS
-from reports.ledger import TITLE, main
+from reports.ledger import TITLE, ledger, main
 from reports.published import ALGORITHM_NAMES, PUBLISHED_CONFIGS, PUBLISHED_PRESETS, config_differences, published_tasks
 from rundir import output
 from rundir.stats import bootstrap_ci, iqm
 from test_reports import published_returns, write_run
 
 ROOT = Path(__file__).resolve().parents[1]
+COMMITTED = "python -m reports.ledger docs/results --out docs/results/README.md"
+"""The command the committed ledger states (docs/results/README.md)."""
 
 
 def run_ledger(root: Path, out: Path) -> str:
@@ -211,3 +213,11 @@ def test_the_published_presets_are_the_published_configurations():
         assert config_differences(algo, dataclasses.asdict(found.config), dataclasses.asdict(hyperparams)) == [], algo
     assert set(PUBLISHED_PRESETS) == set(ALGORITHM_NAMES)
 
+
+def test_the_committed_ledger_is_the_generated_one(monkeypatch):
+    """docs/results/README.md is what its command writes from docs/results/ today: no hand edits, no
+    run directory added without regenerating it."""
+    monkeypatch.chdir(ROOT)
+    text, rows, _ = ledger(Path("docs/results"), Path("docs/results"), COMMITTED)
+    assert (ROOT / "docs" / "results" / "README.md").read_text() == text, f"regenerate it: {COMMITTED}"
+    assert rows and f"\n    {COMMITTED}\n" in text
