@@ -327,7 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     out = args.out or args.results / "README.md"
     try:
-        text, rows, table = ledger(args.results, out.parent, shlex.join(["python", "-m", "reports.ledger", *argv]))
+        command = shlex.join(["python", "-m", "reports.ledger", args.results.as_posix(), "--out", out.as_posix()])
+        text, rows, table = ledger(args.results, out.parent, command)
         check_overwrite(out)
     except ReportError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -194,6 +194,8 @@ def test_bad_input_gives_one_error_line_and_exit_code_2(tmp_path, capsys):
     assert (tmp_path / "results" / "README.md").read_text() == "# Results\n\nWritten by hand.\n"
     (tmp_path / "results" / "README.md").unlink()
     assert main([str(tmp_path / "results")]) == 0 and main([str(tmp_path / "results")]) == 0  # a ledger is rewritten
+    command = f"python -m reports.ledger {tmp_path / 'results'} --out {tmp_path / 'results' / 'README.md'}"
+    assert f"\n    {command}\n" in (tmp_path / "results" / "README.md").read_text()  # the defaults, spelled out
 
     finished = subprocess.run([sys.executable, "-m", "reports.ledger", str(tmp_path / "nowhere")], cwd=ROOT,
                               capture_output=True, text=True, timeout=120)
