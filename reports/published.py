@@ -18,6 +18,11 @@ ALGORITHM_NAMES = {
     "simbav2_utd2": "SimbaV2 (UTD 2)",
 }
 """Published `algo` -> our name for the same agent."""
+PUBLISHED_PRESETS = {
+    "sac": "sac --preset paper", "crossq": "crossq --preset paper", "simba_utd1": "simba-sac --preset paper",
+    "simbav2_utd1": "simbav2 --preset utd1", "simbav2_utd2": "simbav2 --preset utd2",
+}
+"""Published `algo` -> the train.py agent and preset that is its configuration (PUBLISHED_CONFIGS)."""
 
 
 def published_algo(agent: str, config: dict) -> str | None:
@@ -114,6 +119,11 @@ def _rows() -> dict[tuple[str, str], dict[int, dict[int, float]]]:
 
 def published_tasks() -> set[str]:
     return {env for _, env in _rows()}
+
+
+def published_algos() -> set[str]:
+    """Every `algo` of the reference file, those no agent of ours reproduces included (droq_utd20)."""
+    return {algo for algo, _ in _rows()}
 
 
 def published_curves(algo: str, task: str) -> Curves | None:

@@ -47,14 +47,18 @@ def load_runs(directories: list[Path]) -> list[RunGroup]:
     """Every directory's runs, merged per (algorithm, task) when their evaluation steps match."""
     merged: dict[tuple[str, str], RunGroup] = {}
     for directory in directories:
-        try:
-            groups = load_run(directory)
-        except (OSError, UnicodeDecodeError, csv.Error) as error:
-            raise ReportError(f"cannot read {directory}: {getattr(error, 'strerror', None) or error}") from None
-        for group in groups:
+        for group in read_run(directory):
             key = (group.algorithm, group.task)
             merged[key] = merge(merged[key], group) if key in merged else group
     return list(merged.values())
+
+
+def read_run(directory: Path) -> list[RunGroup]:
+    """load_run, with a file it cannot read (missing permissions, not UTF-8, broken CSV) as a ReportError."""
+    try:
+        return load_run(directory)
+    except (OSError, UnicodeDecodeError, csv.Error) as error:
+        raise ReportError(f"cannot read {directory}: {getattr(error, 'strerror', None) or error}") from None
 
 
 def merge(first: RunGroup, second: RunGroup) -> RunGroup:
