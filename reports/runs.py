@@ -44,7 +44,7 @@ class RunGroup:
 
 
 def load_runs(directories: list[Path]) -> list[RunGroup]:
-    """Every directory's runs, merged per (algorithm, task) when their evaluation steps match."""
+    """Every directory's runs, merged per (algorithm, task) when their evaluation steps and configurations match."""
     merged: dict[tuple[str, str], RunGroup] = {}
     for directory in directories:
         for group in read_run(directory):
@@ -66,6 +66,12 @@ def merge(first: RunGroup, second: RunGroup) -> RunGroup:
         raise ReportError(
             f"{', '.join(first.directories)} and {second.directories[0]} both hold {first.algorithm} on "
             f"{first.task} but evaluate at different env steps; report them separately"
+        )
+    if first.differs != second.differs:
+        raise ReportError(
+            f"{', '.join(first.directories)} and {second.directories[0]} both hold {first.algorithm} on "
+            f"{first.task} but in different configurations ({'; '.join(first.differs) or 'the published one'} against "
+            f"{'; '.join(second.differs) or 'the published one'}); report them separately"
         )
     notes = first.notes + second.notes
     repeated = sorted(set(first.seeds) & set(second.seeds))

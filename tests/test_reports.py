@@ -11,6 +11,7 @@ import pytest
 from reports.__main__ import main
 from reports.curves import Curves
 from reports.published import PUBLISHED_CONFIGS, config_differences, published_algo, published_task
+from reports.runs import ReportError, load_runs
 from rundir import output
 from rundir.stats import bootstrap_ci, iqm, stratified_bootstrap_ci
 
@@ -152,6 +153,11 @@ def test_a_run_of_another_configuration_is_drawn_beside_the_published_curve_and_
     ]
     cpu = crossq.PRESETS["cpu"]
     assert config_differences("crossq", dataclasses.asdict(cpu.config), dataclasses.asdict(cpu.hyperparams))
+    # runs of the published configuration are not pooled with these, in either order
+    write_run(tmp_path / "paper", "crossq", "gym/Hopper-v4", env_steps, np.full((3, len(env_steps)), 3000.0), first_seed=3)
+    for order in (["paper", "cpu"], ["cpu", "paper"]):
+        with pytest.raises(ReportError, match="in different configurations .* report them separately"):
+            load_runs([tmp_path / name for name in order])
 
 
 def test_runs_of_one_task_on_gym_and_mjx_share_a_figure_and_aggregate_per_family(tmp_path):
