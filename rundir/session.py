@@ -62,20 +62,30 @@ class Session:
         # removed again if the run ends before it has written anything worth keeping
         self.fresh = not plan.run.resume and (
             not plan.out.exists() or not any(entry.name != LOCK for entry in plan.out.iterdir()))
+        self.stop_saved_at = None
         self.lock = Lock(plan.out) if self.primary else None
-        self.video_scene = play.video_scene(plan.config.env) if plan.run.video_every and self.primary else None
-        if plan.run.resume:
-            self.checkpoints = self.open_checkpoints()
-            saved_runs = self.checkpoints.num_runs()
-            if saved_runs is not None and saved_runs != plan.padded:
-                raise ConfigError(
-                    f"{plan.out}: its checkpoint holds {saved_runs} runs (its {plan.num_runs} runs padded to a "
-                    f"multiple of the devices it ran on) but {plan.num_devices} device(s) here take {plan.padded}; "
-                    "resume it on as many devices as it started on"
-                )
-            self.recorded = self.checkpoints.latest_progress()
-            if self.recorded is not None:
-                self.check_resume(self.recorded.progress, self.recorded.stopped)
+        try:
+            self.video_scene = play.video_scene(plan.config.env) if plan.run.video_every and self.primary else None
+            if plan.run.resume:
+                self.check_checkpoints()
+        except BaseException:
+            self.close()
+            raise
+
+    def check_checkpoints(self) -> None:
+        """A resumed run's checkpoints against the devices here, the logs and an extension."""
+        plan = self.plan
+        self.checkpoints = self.open_checkpoints()
+        saved_runs = self.checkpoints.num_runs()
+        if saved_runs is not None and saved_runs != plan.padded:
+            raise ConfigError(
+                f"{plan.out}: its checkpoint holds {saved_runs} runs (its {plan.num_runs} runs padded to a "
+                f"multiple of the devices it ran on) but {plan.num_devices} device(s) here take {plan.padded}; "
+                "resume it on as many devices as it started on"
+            )
+        self.recorded = self.checkpoints.latest_progress()
+        if self.recorded is not None:
+            self.check_resume(self.recorded.progress, self.recorded.stopped)
 
     def check_resume(self, progress: dict, stopped: bool) -> None:
         """The newest checkpoint against what the resume asks: an extension starts from the end of
@@ -116,7 +126,7 @@ class Session:
         """Releases the lock; a fresh directory the run wrote nothing worth keeping into goes."""
         if self.lock is not None:
             self.lock.release()
-        if self.fresh and self.primary and not self.env_steps and getattr(self, "stop_saved_at", None) is None:
+        if self.fresh and self.primary and not self.env_steps and self.stop_saved_at is None:
             shutil.rmtree(self.plan.out, ignore_errors=True)
 
     def start(self):
@@ -135,14 +145,12 @@ class Session:
                 state, carry = plan.runs.from_stop_record(record)
                 self.resume_at, self.first_step = (carry, progress["iterations_done"]), progress["env_step"]
             else:
-                capacity, stored = state.buffer and jax.tree.leaves(state.buffer.data)[0].shape[1], None
-                if capacity and "buffer" not in plan.left_out:
-                    stored = self.checkpoints.buffer_rows()
-                if stored and stored != capacity:  # extended: the checkpoint holds the shorter run's smaller buffer
-                    state = plan.runs.resized(state, stored)
+                growth = self.buffer_growth(state)
+                if growth:  # extended: the checkpoint holds the shorter run's smaller buffers
+                    state = plan.runs.resized(state, growth[0])
                 state, progress = self.checkpoints.restore(state, plan.runs.sharded)
-                if stored and stored != capacity:
-                    state = plan.runs.resized(state, capacity)
+                if growth:
+                    state = plan.runs.resized(state, growth[1])
                 state = plan.runs.resume(state, len(progress["env_steps"]))
                 self.first_step = progress["env_steps"][-1]
             self.env_steps, self.earlier_seconds = progress["env_steps"], progress["wall_seconds"]
@@ -152,6 +160,14 @@ class Session:
             where = "a stop checkpoint inside a period" if stopped is not None else "the checkpoint"
             print(f"resumed from {where} after {len(self.env_steps)} evaluations ({self.first_step} env steps)")
         return state
+
+    def buffer_growth(self, state) -> tuple[int, int] | None:
+        """(rows of the checkpoint's replay buffers, rows of the runs') where they differ: a run
+        extended past the total steps its buffers were sized by (loop.Runs.resized grows them)."""
+        if state.buffer is None or "buffer" in self.plan.left_out:
+            return None
+        stored, rows = self.checkpoints.buffer_rows(), jax.tree.leaves(state.buffer.data)[0].shape[1]
+        return (stored, rows) if stored and stored != rows else None
 
     def log_lines(self, name: str) -> list[str] | None:
         """What a resumed log starts from: the checkpoint's copy of it, or (a checkpoint of an older
