@@ -425,7 +425,7 @@ def make_physics(name: str):
     return task, mj_model, model, reset_data, step_data, blank
 
 
-def _packing(blank):
+def packing(blank):
     """(pack, unpack) between mjx.Data and the tuple of its non-empty arrays: the env state carries
     only those, since checkpoints (orbax) cannot save zero-size arrays (e.g. `act` of a model without
     activations)."""
@@ -445,9 +445,9 @@ def _packing(blank):
 def make(name: str, max_episode_steps: int | None = None) -> Env:
     """`mjx/<name>` in the contract of envs.core; max_episode_steps defaults to gymnasium's limit.
 
-    The env state's `inner` is the tuple of mjx.Data's non-empty arrays (see `_packing`)."""
+    The env state's `inner` is the tuple of mjx.Data's non-empty arrays (see `packing`)."""
     task, mj_model, _, reset_data, step_data, blank = make_physics(name)
-    pack, unpack = _packing(blank)
+    pack, unpack = packing(blank)
     low, high = (np.asarray(bound, np.float32) for bound in np.asarray(mj_model.actuator_ctrlrange).T)
     obs_dim = jax.eval_shape(task.observe, blank).shape[0]
     spec = EnvSpec(

@@ -41,7 +41,7 @@ def _storable(state: Any) -> Any:
     return jax.tree.map(lambda x: jax.random.key_data(x) if _is_key(x) else x, state)
 
 
-def _abstract(state_shape: Any, sharding) -> Any:
+def storage_layout(state_shape: Any, sharding) -> Any:
     """The storable layout of a state whose leaves are ShapeDtypeStructs, placed with `sharding`."""
 
     def leaf(x):
@@ -53,7 +53,7 @@ def _abstract(state_shape: Any, sharding) -> Any:
     return jax.tree.map(leaf, state_shape)
 
 
-def _rewrap(restored: Any, like: Any, impl) -> Any:
+def with_keys(restored: Any, like: Any, impl) -> Any:
     """Keys back from their data, where `like` (same structure; arrays or shapes) has keys."""
     return jax.tree.map(lambda x, ref: jax.random.wrap_key_data(x, impl=impl) if _is_key(ref) else x, restored, like)
 
@@ -129,14 +129,14 @@ class Checkpoints:
             restored = self._stopped.restore(
                 step,
                 args=ocp.args.Composite(
-                    state=ocp.args.StandardRestore(_abstract(record_shape, sharding)), progress=ocp.args.JsonRestore()
+                    state=ocp.args.StandardRestore(storage_layout(record_shape, sharding)), progress=ocp.args.JsonRestore()
                 ),
             )
         except Exception as error:  # orbax raises many types for unreadable files
             print(f"warning: skipped the unreadable stop checkpoint {self.directory / STOPPED / str(step)}: "
                   f"{type(error).__name__}: {str(error)[:200]}")
             return None
-        return _rewrap(restored.state, record_shape, impl), restored.progress
+        return with_keys(restored.state, record_shape, impl), restored.progress
 
     def require_one(self) -> None:
         """Raises ConfigError unless a checkpoint exists (checked before compiling a resumed run)."""
@@ -166,7 +166,7 @@ class Checkpoints:
     def state_reads(self, step: int, state_shape: Any, sharding) -> bool:
         """Whether the state of checkpoint `step` reads whole (state_shape: the runs' state as
         jax.ShapeDtypeStruct leaves), read and dropped: its metadata can read where its arrays do not."""
-        target = _abstract(self._kept(state_shape), sharding)
+        target = storage_layout(self._kept(state_shape), sharding)
         try:
             self._manager.restore(step, args=ocp.args.Composite(state=ocp.args.StandardRestore(target)))
         except Exception:  # orbax raises many types for unreadable files
@@ -205,7 +205,7 @@ class Checkpoints:
         self.require_one()
         steps = sorted(self._manager.all_steps(), reverse=True)
         kept = self._kept(fresh_state)
-        target = _abstract(jax.eval_shape(lambda: kept), sharding)
+        target = storage_layout(jax.eval_shape(lambda: kept), sharding)
         failures = []
         for step in steps:
             try:
@@ -218,7 +218,7 @@ class Checkpoints:
                 continue
             if failures:
                 print("warning: skipped unreadable checkpoint(s):\n  " + "\n  ".join(failures))
-            state = _rewrap(restored.state, kept, jax.random.key_impl(fresh_state.key))
+            state = with_keys(restored.state, kept, jax.random.key_impl(fresh_state.key))
             if self.without:
                 state = state.replace(**{name: getattr(fresh_state, name) for name in self.without})
             return state, restored.progress

@@ -345,7 +345,7 @@ class MujocoScene:
             from envs import mjx_envs
 
             blank = mjx_envs.make_physics(name)[-1]
-            self.unpack = mjx_envs._packing(blank)[1]
+            self.unpack = mjx_envs.packing(blank)[1]
 
     def capture(self, env_state: envs.EnvState) -> jax.Array:
         """qpos [episodes, nq] of mjx/ env states (their inner state is mjx.Data's non-empty arrays)."""

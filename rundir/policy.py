@@ -192,7 +192,7 @@ class RunDirectory:
         if saved_runs is None or saved_runs < self.num_runs:
             raise ConfigError(f"{self.path}: no checkpoint whose layout reads as {self.num_runs} runs")
         template = self.template(saved_runs).replace(**{name: None for name in without})
-        target = checkpoint._abstract(template, _placement(saved_runs))
+        target = checkpoint.storage_layout(template, _placement(saved_runs))
         impl = jax.random.key_impl(batching.keys_for([0]))
         failures = []
         for step in [number] if number is not None else reversed(self.checkpoints):
@@ -205,7 +205,7 @@ class RunDirectory:
                 continue
             if failures:
                 print("warning: skipped unreadable checkpoint(s):\n  " + "\n  ".join(failures))
-            return step, checkpoint._rewrap(restored, template, impl)
+            return step, checkpoint.with_keys(restored, template, impl)
         raise ConfigError("no readable checkpoint: " + "; ".join(failures))
 
     def policies(self, indices: list[int], number: int | None = None, deterministic: bool = True) -> list[Policy]:
