@@ -110,7 +110,7 @@ def test_every_published_preset_and_task_without_a_run_says_not_run(tmp_path):
         ("SAC (`sac --preset paper`)", "HalfCheetah-v4"), ("CrossQ (`crossq --preset paper`)", "Hopper-v4")}]
     assert len(rest) == 23 * len(CHECKPOINTS) and set(rest) == {"not run"}
     assert "SimbaV2 (UTD 2) (`simbav2 --preset utd2`) | Humanoid-v4 | not run | not run | not run |" in text
-    assert "The reference also holds droq_utd20, redq_utd20, which no agent of the suite reproduces." in text
+    assert "The reference also holds droq_utd20, redq_utd20, xqc, which no agent of the suite reproduces." in text
 
 
 def test_rows_of_one_preset_task_and_budget_pool_their_directories_and_name_repeated_seeds(tmp_path):
