@@ -61,30 +61,9 @@ part() {  # part NAME SECONDS COMMAND...: runs COMMAND under a limit; a failure 
     return 0
 }
 
-# The wheels that bench/gpu/wheels.sh gathered, those the image does not have already (the image's
-# own jax, flax, numpy, ... must stay in front), into a scratch folder on PYTHONPATH.
-if [ -d .whl ] && [ "$SMOKE" != 1 ]; then
-    missing=$("$PYTHON" - <<'EOF'
-import importlib.metadata, pathlib, sys
-for wheel in sorted(pathlib.Path(".whl").glob("*.whl")):
-    name = wheel.name.split("-")[0]
-    try:
-        importlib.metadata.version(name)
-        print(f"in the image already, not installed: {wheel.name}", file=sys.stderr)
-    except importlib.metadata.PackageNotFoundError:
-        print(wheel)
-EOF
-)
-    if [ -n "$missing" ]; then
-        # shellcheck disable=SC2086  # one wheel path per word
-        "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target /tmp/site $missing \
-            || echo "installing the wheels failed: the parts that need them will fail"
-    fi
-    export PYTHONPATH=/tmp/site${PYTHONPATH:+:$PYTHONPATH}
-fi
-"$PYTHON" -c "import jax; print('jax', jax.__version__, jax.devices())"
-nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv 2>/dev/null
-nproc
+source bench/gpu/common.sh
+install_wheels
+describe_machine
 
 # SIDE_BY_SIDE=1: meanwhile, on the machine's CPU cores, Occam's and SBX's SAC and CrossQ at equal
 # configuration (bench/side_by_side.sh), each run stopped after SIDE_BY_SIDE_LIMIT seconds
