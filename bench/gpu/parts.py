@@ -4,6 +4,7 @@ CrossQ at the same sizes (part d) and the step count that fits part e's budget.
     python bench/gpu/parts.py updates --json W/updates.json [--steps 500] [--seeds 1 8] [--smoke]
     python bench/gpu/parts.py sbx --json W/updates.json [--steps 500] [--smoke]
     python bench/gpu/parts.py plan --json W/updates.json --seconds 240 [--eval-every 2500]
+    python bench/gpu/parts.py extend --run RUN_DIR --seconds 400 [--max-steps 100000] [--grid 10000]
 
 `--smoke` shrinks every network so that the CPU check (GPU_SMOKE=1) runs in seconds.
 """
@@ -11,6 +12,7 @@ CrossQ at the same sizes (part d) and the step count that fits part e's budget.
 from __future__ import annotations
 
 import argparse
+import csv
 import dataclasses
 import json
 import sys
@@ -118,6 +120,35 @@ def plan(args) -> None:
     print(min(evaluations * args.eval_every, args.max_steps))
 
 
+def extension(env_step: int, eval_every: int, period_seconds: float, start_seconds: float, seconds: float,
+              max_steps: int, grid: int) -> int:
+    """The env steps per run to extend a run now at env_step to: as many more evaluation periods of
+    period_seconds as fit in `seconds` once the resumed process has started (start_seconds: start-up,
+    compile, restore), at most max_steps, a multiple of eval_every; rounded down to a multiple of
+    `grid` (the published curves' evaluation steps) where that still extends the run. env_step when
+    nothing fits."""
+    periods = max(0, int((seconds - start_seconds) // period_seconds))
+    reachable = max(env_step, min(env_step + periods * eval_every, max_steps // eval_every * eval_every))
+    on_grid = reachable // grid * grid
+    return on_grid if on_grid > env_step else reachable
+
+
+def extend(args) -> None:
+    """reproduce.sh: the --total-steps to extend RUN to, planned from the run's own last evaluation
+    period (evals.csv's wall_seconds) and its compile (summary.json); prints the number alone."""
+    run = Path(args.run)
+    with open(run / "evals.csv") as file:
+        walls = {int(row["env_step"]): float(row["wall_seconds"]) for row in csv.DictReader(file)}
+    steps = sorted(walls)
+    if len(steps) < 2:
+        raise SystemExit(f"error: {run}/evals.csv holds {len(steps)} evaluation(s); the plan needs two, to time a period")
+    eval_every = json.loads((run / "config.json").read_text())["run"]["eval_every"]
+    compile_seconds = json.loads((run / "summary.json").read_text())["compile_seconds"]
+    period = walls[steps[-1]] - walls[steps[-2]]
+    print(extension(steps[-1], eval_every, period, compile_seconds + args.start_seconds, args.seconds, args.max_steps,
+                    args.grid))
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="part", required=True)
@@ -137,11 +168,21 @@ def main() -> int:
     p.add_argument("--compile-seconds", type=float, default=60.0, help="start-up, compile and evaluations")
     p.add_argument("--max-steps", type=int, default=1_000_000, help="at most this many env steps per run")
     p.add_argument("--fallback-ms", type=float, default=25.0, help="ms per iteration without part a's figures")
+    p = sub.add_parser("extend")
+    p.add_argument("--run", required=True, help="the run directory to extend (config.json, evals.csv, summary.json)")
+    p.add_argument("--seconds", type=float, required=True, help="wall-clock time left for the extension")
+    p.add_argument("--max-steps", type=int, default=100_000, help="at most this many env steps per run")
+    p.add_argument("--grid", type=int, default=10_000,
+                   help="end on a multiple of this where one fits (the published curves' evaluation steps)")
+    p.add_argument("--start-seconds", type=float, default=30.0,
+                   help="the resumed process's start-up and checkpoint restore, on top of the run's compile")
     args = parser.parse_args()
     if args.part == "updates":
         updates(args)
     elif args.part == "sbx":
         return sbx_crossq(args)
+    elif args.part == "extend":
+        extend(args)
     else:
         plan(args)
     return 0

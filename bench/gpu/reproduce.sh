@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# One GPU command, one reproduction: AGENT with its PRESET on TASK, SEEDS (5) vmapped seeds, as many
+# env steps per run as fit in one 10-minute command (at most MAX_STEPS, 100k), ending with its
+# records and report in $OUT (at most 8 files: config.json, evals.csv, summary.json, curves.png,
+# report.md, the report's figure, reproduce.log):
+#
+#   bash bench/gpu/wheels.sh                                  # here, once: fills .whl/ (carry it to the GPU)
+#   bash bench/gpu/reproduce.sh crossq paper gym/Walker2d-v4  # there; OUT defaults to ./gpu-out
+#   GPU_SMOKE=1 OUT=/tmp/o PYTHON=.venv/bin/python bash bench/gpu/reproduce.sh crossq paper gym/Hopper-v4
+#
+# How the length is planned: a first run to FIRST env steps (10k: the first evaluation period after
+# the 5k random steps holds updates) is timed; then `train.py --resume RUN --total-steps N` extends
+# it (bit for bit the run started with N), N from that period's seconds and the BUDGET left
+# (bench/gpu/parts.py extend): a multiple of GRID (the published curves' evaluation steps: 10k for
+# crossq, 50k for the others) where one fits, else of EVAL_EVERY. A stage that reaches its time
+# limit stops as on Ctrl-C: the period under way finishes, summary.json says "interrupted": true, and
+# the log says the run stopped early; the report then covers the evaluations done.
+# GPU_SMOKE=1 runs every stage on a CPU with tiny networks and steps, without installing wheels.
+set -uo pipefail
+cd "$(dirname "$0")/../.."
+export PYTHONUNBUFFERED=1
+if [ $# -ne 3 ]; then
+    echo "usage: bash bench/gpu/reproduce.sh AGENT PRESET TASK, e.g. crossq paper gym/Walker2d-v4" >&2
+    exit 2
+fi
+AGENT=$1
+PRESET=$2
+TASK=$3
+OUT=${OUT:-gpu-out}
+PYTHON=${PYTHON:-python3}
+SMOKE=${GPU_SMOKE:-0}
+SEEDS=${SEEDS:-5}
+if [ "$AGENT" = crossq ]; then GRID=${GRID:-10000}; else GRID=${GRID:-50000}; fi
+if [ "$SMOKE" = 1 ]; then
+    BUDGET=${BUDGET:-300}
+    EVAL_EVERY=200
+    FIRST=400
+    MAX_STEPS=${MAX_STEPS:-1000}
+    GRID=400
+    small=(--critic-width 32 --actor-width 32 --batch-size 32 --learning-starts 200 --eval-episodes 1)
+else
+    BUDGET=${BUDGET:-500}  # seconds for everything; a stopped stage may still finish its period after it
+    EVAL_EVERY=5000
+    FIRST=10000
+    MAX_STEPS=${MAX_STEPS:-100000}
+    small=()
+fi
+WORK=$(mktemp -d)
+RUN=$WORK/run
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/reproduce.log") 2>&1
+tee_pid=$!
+
+source bench/gpu/common.sh
+install_wheels
+describe_machine
+
+stage() {  # stage SECONDS COMMAND...: COMMAND under a limit, stopped as by Ctrl-C at it; -> its exit status
+    local limit=$1
+    shift
+    echo "=== $* (limit ${limit} s, ${SECONDS} s elapsed) ==="
+    timeout --signal=INT --kill-after=120 "$limit" "$@"
+    local status=$?
+    [ "$status" = 124 ] && echo "=== stopped at its time limit: the run stopped early (summary.json: interrupted) ==="
+    return "$status"
+}
+
+finish() {  # the report and the copies into $OUT, whatever happened before
+    if [ -f "$RUN/summary.json" ]; then
+        timeout 120 "$PYTHON" -m reports "$RUN" --out "$RUN/report" || echo "the report failed (above)"
+    fi
+    cp "$RUN"/config.json "$RUN"/evals.csv "$RUN"/summary.json "$RUN"/curves.png "$OUT"/ 2>/dev/null
+    cp "$RUN"/report/report.md "$RUN"/report/curves_*.png "$OUT"/ 2>/dev/null
+    echo "done in $SECONDS s; in $OUT: $(ls "$OUT" | tr '\n' ' ')"
+    exec >&- 2>&-
+    wait "$tee_pid"  # reproduce.log is whole before the command returns
+    exit "$1"
+}
+
+command=("$AGENT" --preset "$PRESET" --env "$TASK" --seeds "$SEEDS" --eval-every "$EVAL_EVERY" "${small[@]}")
+echo "$AGENT --preset $PRESET on $TASK, $SEEDS seeds: first $FIRST env steps, then at most $MAX_STEPS on a $GRID grid"
+"$PYTHON" -c "import sys, train; sys.exit(train.main(sys.argv[1:], check_only=True))" \
+    "${command[@]}" --total-steps "$FIRST" --out "$RUN" || finish 2
+
+stage $((BUDGET - SECONDS - 60)) "$PYTHON" train.py "${command[@]}" --total-steps "$FIRST" --out "$RUN" || finish 1
+steps=$("$PYTHON" bench/gpu/parts.py extend --run "$RUN" --seconds $((BUDGET - SECONDS - 60)) \
+    --max-steps "$MAX_STEPS" --grid "$GRID") || finish 1
+if [ "$steps" -gt "$FIRST" ]; then
+    echo "planned: $steps env steps per run"
+    stage $((BUDGET - SECONDS - 60)) "$PYTHON" train.py --resume "$RUN" --total-steps "$steps" || finish 1
+else
+    echo "planned: no period more fits in the budget; the run ends at $FIRST env steps"
+fi
+finish 0
