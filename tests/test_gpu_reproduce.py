@@ -53,6 +53,16 @@ def test_bad_arguments_are_refused_in_one_line(tmp_path):
     assert "error: crossq has no preset 'gpu'" in (tmp_path / "out" / "reproduce.log").read_text()
 
 
+def test_a_gpu_run_without_the_wheels_is_refused_in_one_line(tmp_path):
+    refused = run_script("crossq", "paper", "gym/Hopper-v4", tmp_path=tmp_path, GPU_SMOKE="0",
+                         WHEELS=str(tmp_path / "no-wheels"))
+    assert refused.returncode == 2
+    assert refused.stderr.strip().splitlines() == [
+        f"error: no wheels in {tmp_path / 'no-wheels'}/: run bash bench/gpu/wheels.sh where a package index is "
+        f"reachable, and carry {tmp_path / 'no-wheels'} (GPU_SMOKE=1 runs without)"]
+    assert not (tmp_path / "out").exists()
+
+
 @pytest.mark.slow
 def test_the_cpu_rehearsal_times_a_run_extends_it_and_leaves_its_files(tmp_path):
     done = run_script("crossq", "paper", "gym/Hopper-v4", tmp_path=tmp_path, SEEDS="2")

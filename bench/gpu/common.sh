@@ -1,16 +1,18 @@
 # Sourced by bench/gpu/run.sh and bench/gpu/reproduce.sh (from the repository root, with PYTHON and
-# SMOKE set): the install and machine report that both GPU commands start with.
+# SMOKE set; WHEELS, the wheels' folder, defaults to .whl): the install and machine report that both
+# GPU commands start with.
 
 # The wheels that bench/gpu/wheels.sh gathered, those the image does not have already (the image's
 # own jax, flax, numpy, ... must stay in front), into a scratch folder on PYTHONPATH.
 install_wheels() {
-    if [ ! -d .whl ] || [ "$SMOKE" = 1 ]; then
+    local wheels=${WHEELS:-.whl}
+    if [ ! -d "$wheels" ] || [ "$SMOKE" = 1 ]; then
         return 0
     fi
     local missing
-    missing=$("$PYTHON" - <<'PY'
+    missing=$("$PYTHON" - "$wheels" <<'PY'
 import importlib.metadata, pathlib, sys
-for wheel in sorted(pathlib.Path(".whl").glob("*.whl")):
+for wheel in sorted(pathlib.Path(sys.argv[1]).glob("*.whl")):
     name = wheel.name.split("-")[0]
     try:
         importlib.metadata.version(name)

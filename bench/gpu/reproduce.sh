@@ -30,6 +30,11 @@ OUT=${OUT:-gpu-out}
 PYTHON=${PYTHON:-python3}
 SMOKE=${GPU_SMOKE:-0}
 SEEDS=${SEEDS:-5}
+WHEELS=${WHEELS:-.whl}
+if [ "$SMOKE" != 1 ] && ! ls "$WHEELS"/*.whl > /dev/null 2>&1; then
+    echo "error: no wheels in $WHEELS/: run bash bench/gpu/wheels.sh where a package index is reachable, and carry $WHEELS (GPU_SMOKE=1 runs without)" >&2
+    exit 2
+fi
 if [ "$AGENT" = crossq ]; then GRID=${GRID:-10000}; else GRID=${GRID:-50000}; fi
 if [ "$SMOKE" = 1 ]; then
     BUDGET=${BUDGET:-300}
