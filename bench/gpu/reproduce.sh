@@ -14,7 +14,10 @@
 # (bench/gpu/parts.py extend): a multiple of GRID (the published curves' evaluation steps: 10k for
 # crossq, 50k for the others) where one fits, else of EVAL_EVERY. A stage that reaches its time
 # limit stops as on Ctrl-C: the period under way finishes, summary.json says "interrupted": true, and
-# the log says the run stopped early; the report then covers the evaluations done.
+# the log says the run stopped early; the report then covers the evaluations done. Whatever the
+# speed, the command ends by END (590 s): a stopped stage still in its period REPORT (45) seconds
+# before END is killed and its run's summary.json marked interrupted, the records go to $OUT before
+# the report runs, and the report gets what is left (at most 120 s).
 # GPU_SMOKE=1 runs every stage on a CPU with tiny networks and steps, without installing wheels.
 set -uo pipefail
 cd "$(dirname "$0")/../.."
@@ -44,12 +47,14 @@ if [ "$SMOKE" = 1 ]; then
     GRID=400
     small=(--critic-width 32 --actor-width 32 --batch-size 32 --learning-starts 200 --eval-episodes 1)
 else
-    BUDGET=${BUDGET:-500}  # seconds for everything; a stopped stage may still finish its period after it
+    BUDGET=${BUDGET:-500}  # seconds for the training stages; a stopped stage may still finish its period after it
     EVAL_EVERY=5000
     FIRST=10000
     MAX_STEPS=${MAX_STEPS:-100000}
     small=()
 fi
+END=${END:-590}  # the command's hard end, in seconds: inside the 10 minutes of one device call
+REPORT=45  # seconds kept for the report and the copies before END
 WORK=$(mktemp -d)
 RUN=$WORK/run
 mkdir -p "$OUT"
@@ -63,19 +68,36 @@ describe_machine
 stage() {  # stage SECONDS COMMAND...: COMMAND under a limit, stopped as by Ctrl-C at it; -> its exit status
     local limit=$1
     shift
-    echo "=== $* (limit ${limit} s, ${SECONDS} s elapsed) ==="
-    timeout --signal=INT --kill-after=120 "$limit" "$@"
+    if [ "$limit" -lt 1 ]; then
+        echo "=== $*: no time left for it (${SECONDS} s elapsed): the run stopped early ==="
+        return 124
+    fi
+    # after the limit, the period under way may finish until REPORT seconds before END, then is killed
+    local grace=$((END - REPORT - SECONDS - limit))
+    [ "$grace" -gt 120 ] && grace=120
+    [ "$grace" -lt 5 ] && grace=5
+    echo "=== $* (limit ${limit} s, then ${grace} s to finish its period; ${SECONDS} s elapsed) ==="
+    timeout --signal=INT --kill-after="$grace" "$limit" "$@"
     local status=$?
-    [ "$status" = 124 ] && echo "=== stopped at its time limit: the run stopped early (summary.json: interrupted) ==="
+    [ "$status" = 124 ] && echo "=== stopped at its time limit: the run stopped early (a summary.json written says interrupted) ==="
+    if [ "$status" = 137 ]; then
+        echo "=== killed ${grace} s after its time limit: the run stopped early; summary.json is its last finished stage's, marked interrupted ==="
+        "$PYTHON" -c 'import json, sys
+summary = json.load(open(sys.argv[1]))
+json.dump({**summary, "interrupted": True}, open(sys.argv[1], "w"), indent=1)' "$RUN/summary.json"
+    fi
     return "$status"
 }
 
-finish() {  # the report and the copies into $OUT, whatever happened before
-    if [ -f "$RUN/summary.json" ]; then
-        timeout 120 "$PYTHON" -m reports "$RUN" --out "$RUN/report" || echo "the report failed (above)"
-    fi
+finish() {  # the copies into $OUT and the report, whatever happened before, ending before END
     cp "$RUN"/config.json "$RUN"/evals.csv "$RUN"/summary.json "$RUN"/curves.png "$OUT"/ 2>/dev/null
+    local left=$((END - SECONDS))
+    [ "$left" -gt 120 ] && left=120
+    if [ -f "$RUN/summary.json" ] && [ "$left" -gt 0 ]; then
+        timeout "$left" "$PYTHON" -m reports "$RUN" --out "$RUN/report" || echo "the report failed or ran out of time (above)"
+    fi
     cp "$RUN"/report/report.md "$RUN"/report/curves_*.png "$OUT"/ 2>/dev/null
+    rm -rf "$WORK"  # the checkpoints never go to $OUT
     echo "done in $SECONDS s; in $OUT: $(ls "$OUT" | tr '\n' ' ')"
     exec >&- 2>&-
     wait "$tee_pid"  # reproduce.log is whole before the command returns
