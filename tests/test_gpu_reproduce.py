@@ -4,6 +4,7 @@ files in $OUT."""
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
 import json
 import os
@@ -37,6 +38,38 @@ def test_the_extension_fits_the_time_left_on_the_published_grid(period, grid, ex
                               seconds=400.0, max_steps=100_000, grid=grid)
     assert planned == expected
     assert planned % 5_000 == 0
+
+
+@pytest.mark.parametrize("grid", [10_000, 50_000])
+def test_every_planned_extension_fits_the_time_left_and_stays_on_the_evaluation_steps(grid):
+    parts = load_parts()
+    for period in (0.5, 3.0, 12.0, 20.0, 33.0, 47.0, 61.0, 90.0, 150.0, 370.0, 1000.0):
+        planned = parts.extension(env_step=10_000, eval_every=5_000, period_seconds=period, start_seconds=40.0,
+                                  seconds=400.0, max_steps=100_000, grid=grid)
+        assert 10_000 <= planned <= 100_000 and planned % 5_000 == 0
+        assert 40.0 + (planned - 10_000) / 5_000 * period <= 400.0
+        if planned >= grid:
+            assert planned % grid == 0
+
+
+def write_run(run: Path, walls: list[float], compile_seconds: float) -> None:
+    run.mkdir()
+    rows = [f"{5_000 * (i + 1)},{wall}" for i, wall in enumerate(walls)]
+    (run / "evals.csv").write_text("env_step,wall_seconds\n" + "\n".join(rows) + "\n")
+    (run / "config.json").write_text(json.dumps({"run": {"eval_every": 5_000}}))
+    (run / "summary.json").write_text(json.dumps({"compile_seconds": compile_seconds}))
+
+
+def test_the_plan_reads_the_measured_period_from_the_run(tmp_path, capsys):
+    parts = load_parts()
+    write_run(tmp_path / "run", walls=[2.0, 32.0], compile_seconds=20.0)  # the 5k-10k period took 30 s
+    parts.extend(argparse.Namespace(run=str(tmp_path / "run"), seconds=400.0, max_steps=100_000, grid=10_000,
+                                    start_seconds=30.0))
+    assert int(capsys.readouterr().out) == 60_000  # (400 - 50) // 30 = 11 periods reach 65k: 60k on the grid
+    write_run(tmp_path / "one", walls=[2.0], compile_seconds=20.0)
+    with pytest.raises(SystemExit, match="the plan needs two, to time a period"):
+        parts.extend(argparse.Namespace(run=str(tmp_path / "one"), seconds=400.0, max_steps=100_000, grid=10_000,
+                                        start_seconds=30.0))
 
 
 def run_script(*args: str, tmp_path: Path, **env: str) -> subprocess.CompletedProcess:
