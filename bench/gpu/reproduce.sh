@@ -79,9 +79,10 @@ stage() {  # stage SECONDS COMMAND...: COMMAND under a limit, stopped as by Ctrl
     echo "=== $* (limit ${limit} s, then ${grace} s to finish its period; ${SECONDS} s elapsed) ==="
     timeout --signal=INT --kill-after="$grace" "$limit" "$@"
     local status=$?
+    [ "$status" = 137 ] && echo "=== killed ${grace} s after its time limit: the run stopped early ==="
     [ "$status" = 124 ] && echo "=== stopped at its time limit: the run stopped early (a summary.json written says interrupted) ==="
-    if [ "$status" = 137 ]; then
-        echo "=== killed ${grace} s after its time limit: the run stopped early; summary.json is its last finished stage's, marked interrupted ==="
+    if [ "$status" = 137 ] && [ -f "$RUN/summary.json" ]; then
+        echo "=== summary.json is the run's last finished stage's: marked interrupted ==="
         "$PYTHON" -c 'import json, sys
 summary = json.load(open(sys.argv[1]))
 json.dump({**summary, "interrupted": True}, open(sys.argv[1], "w"), indent=1)' "$RUN/summary.json"
