@@ -65,12 +65,15 @@ class Learner:
         optimizer: optax.GradientTransformation,
         grads: Any,
         learning_rate: jax.Array,
-        weight_decay: jax.Array | float = 0.0,
+        weight_decay: Any = 0.0,
         stats: Any = None,
     ) -> tuple["Learner", jax.Array]:
         """One descent step p <- p - lr (direction + weight_decay p) (decoupled weight decay, as
-        AdamW), with the statistics replaced by `stats` when given. -> (learner, global norm of grads)."""
+        AdamW), with the statistics replaced by `stats` when given; weight_decay is one value for
+        every parameter or a dict shaped as params (optax.adamw's mask: 0 where not decayed).
+        -> (learner, global norm of grads)."""
         direction, opt_state = optimizer.update(grads, self.opt_state, self.params)
-        params = jax.tree.map(lambda p, d: p - learning_rate * (d + weight_decay * p), self.params, direction)
+        decay = weight_decay if isinstance(weight_decay, dict) else jax.tree.map(lambda _: weight_decay, self.params)
+        params = jax.tree.map(lambda p, d, w: p - learning_rate * (d + w * p), self.params, direction, decay)
         stats = self.stats if stats is None else stats
         return self.replace(params=params, stats=stats, opt_state=opt_state), optax.tree.norm(grads)

@@ -1,6 +1,7 @@
 """Networks of the suite as plain flax modules built from a `NetworkSpec`."""
 
 from networks.heads import (
+    CategoricalCriticEnsemble,
     CategoricalActor,
     CriticEnsemble,
     DeterministicActor,
@@ -20,6 +21,7 @@ __all__ = [
     "NORMS",
     "BatchRenorm",
     "CategoricalActor",
+    "CategoricalCriticEnsemble",
     "MLP",
     "CriticEnsemble",
     "DeterministicActor",

@@ -6,6 +6,7 @@ import flax.linen as nn
 import jax
 import jax.numpy as jnp
 
+from networks.mlp import orthogonal
 from networks.spec import NetworkSpec, make_torso
 
 LOG_STD_MODES = ("clip", "tanh")
@@ -33,7 +34,8 @@ class TanhGaussianActor(nn.Module):
     `train` selects batch (True) or running (False) statistics where the torso normalizes.
     log_std_mode "clip" clips the raw output to [log_std_min, log_std_max] (SB3, SBX and the CrossQ
     authors: [-20, 2], std 1 at a zero output); "tanh" squashes it smoothly into that range (SimBa
-    and SimbaV2: [-10, 2], std exp(-4) at a zero output).
+    and SimbaV2: [-10, 2], std exp(-4) at a zero output). log_std_gain, when set, draws the log-std
+    layer's kernel orthogonal with that gain (the XQC authors': 1) instead of the torso's head_init.
     """
 
     spec: NetworkSpec
@@ -41,12 +43,14 @@ class TanhGaussianActor(nn.Module):
     log_std_min: float = -20.0
     log_std_max: float = 2.0
     log_std_mode: str = "clip"
+    log_std_gain: float | None = None
 
     @nn.compact
     def __call__(self, obs: jax.Array, train: bool = False) -> tuple[jax.Array, jax.Array]:
         features = make_torso(self.spec)(obs, train)
         mean = nn.Dense(self.action_dim, kernel_init=self.spec.head_init)(features)
-        log_std = nn.Dense(self.action_dim, kernel_init=self.spec.head_init)(features)
+        log_std_init = self.spec.head_init if self.log_std_gain is None else orthogonal(self.log_std_gain)
+        log_std = nn.Dense(self.action_dim, kernel_init=log_std_init)(features)
         if self.log_std_mode == "tanh":
             log_std = self.log_std_min + 0.5 * (self.log_std_max - self.log_std_min) * (jnp.tanh(log_std) + 1.0)
         else:
@@ -136,3 +140,36 @@ class CriticEnsemble(nn.Module):
     @nn.compact
     def __call__(self, obs: jax.Array, action: jax.Array, train: bool = False) -> jax.Array:
         return jnp.stack([QNetwork(self.spec)(obs, action, train) for _ in range(self.num_critics)])
+
+
+class CategoricalQNetwork(nn.Module):
+    """(obs [..., obs_dim], action [..., action_dim]) -> (Q [...], log-probabilities [..., num_bins])
+    of a categorical value distribution on num_bins atoms evenly spaced on [-v_max, v_max]; Q is its
+    mean."""
+
+    spec: NetworkSpec
+    num_bins: int
+    v_max: float
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array, train: bool = False) -> tuple[jax.Array, jax.Array]:
+        features = make_torso(self.spec)(jnp.concatenate([obs, action], axis=-1), train)
+        log_probs = jax.nn.log_softmax(nn.Dense(self.num_bins, kernel_init=self.spec.head_init)(features), axis=-1)
+        support = jnp.linspace(-self.v_max, self.v_max, self.num_bins)
+        return jnp.sum(jnp.exp(log_probs) * support, axis=-1), log_probs
+
+
+class CategoricalCriticEnsemble(nn.Module):
+    """`num_critics` CategoricalQNetworks -> (Q [num_critics, batch], log-probabilities
+    [num_critics, batch, num_bins]); separate submodules, as CriticEnsemble's."""
+
+    spec: NetworkSpec
+    num_critics: int
+    num_bins: int
+    v_max: float
+
+    @nn.compact
+    def __call__(self, obs: jax.Array, action: jax.Array, train: bool = False) -> tuple[jax.Array, jax.Array]:
+        outputs = [CategoricalQNetwork(self.spec, self.num_bins, self.v_max)(obs, action, train)
+                   for _ in range(self.num_critics)]
+        return jnp.stack([q for q, _ in outputs]), jnp.stack([log_probs for _, log_probs in outputs])
