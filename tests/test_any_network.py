@@ -28,7 +28,7 @@ NETWORKS = [
 # simba-sac and ddpg run the code of sac and td3: two rows each suffice
 CASES = [(agent, row) for agent in ("crossq", "sac", "td3", "ppo") for row in NETWORKS] + [
     (agent, row) for agent in ("simba-sac", "ddpg") for row in (NETWORKS[2], NETWORKS[5])
-]
+] + [(agent, row) for agent in ("xqc", "crossq-wn") for row in NETWORKS]
 
 
 def tiny_run(agent: str, actor_net: str, actor_norm: str, critic_net: str, critic_norm: str):
@@ -41,6 +41,10 @@ def tiny_run(agent: str, actor_net: str, actor_norm: str, critic_net: str, criti
         actor_net=actor_net, actor_norm=actor_norm, critic_net=critic_net, critic_norm=critic_norm,
         actor_width=8, critic_width=8, actor_depth=1, critic_depth=1,
     )
+    if agent in ("xqc", "crossq-wn"):  # weight norm on mlp torsos only; "pre" norms need a batch norm
+        batch_norms = "batch" in actor_norm and "batch" in critic_norm
+        fields.update(weight_norm=(actor_net, critic_net) == ("mlp", "mlp"),
+                      norm_position=config.norm_position if batch_norms else "post")
     if agent == "ppo":
         from agents.engine.on_policy import train as run
 
@@ -70,6 +74,10 @@ def test_every_agent_traces_with_every_network(agent, networks):
         (["ppo", "--critic-norm", "layer_norm"], "--critic-net simba"),
         (["crossq", "--simba-expansion", "2"], "--actor-net simba or --critic-net simba"),
         (["sac", "--log-std-min", "3"], "must be below --log-std-max"),
+        (["xqc", "--critic-net", "simba"], "add --no-weight-norm"),
+        (["xqc", "--critic-norm", "none"], "--norm-position pre needs --critic-norm batch_norm or batch_renorm"),
+        (["xqc", "--num-bins", "1"], "--num-bins must be at least 2"),
+        (["crossq-wn", "--v-max", "0"], "--v-max must be positive"),
     ],
 )
 def test_impossible_combinations_are_refused_with_the_fix(flags, fix, capsys):

@@ -124,3 +124,50 @@ def test_first_actor_update_comes_at_the_policy_delay_th_critic_update(module, d
     moved = [not tree_equal(state.actor.params, update(config, hp, state, batch(), jax.random.key(1), n)[0].actor.params)
              for n in range(delay + 1)]
     assert moved == [False] * (delay - 1) + [True, False]
+
+
+def test_crossq_wn_paper_preset_is_the_authors_configuration():
+    """danielpalenicek/xqc@9a6832bb conf/agent/crossq_wn.yaml over base_agent.yaml and conf/config.yaml
+    (XQC's own preset is pinned against reports.published.PUBLISHED_CONFIGS["xqc"] in test_ledger)."""
+    from agents import crossq_wn
+
+    preset = crossq_wn.PRESETS["paper"]
+    settings = {**dataclasses.asdict(preset.config), **dataclasses.asdict(preset.hyperparams)}
+    authors = dict(
+        critic_width=512, critic_depth=2, actor_width=256, actor_depth=2, actor_norm="batch_norm",
+        critic_norm="batch_norm", norm_position="post", weight_norm=True, normalize_last_layer=False,
+        critic_loss="mse", reward_norm=False, decay_bn=True, weight_decay=0.01, learning_rate=3e-4,
+        final_learning_rate=3e-5, lr_decay_updates=2_000_000, policy_delay=3, utd=2, batch_size=256,
+        learning_starts=5000, buffer_size=1_000_000, tau=0.005, initial_alpha=0.01, target_entropy_scale=0.5,
+        gamma="auto", num_critics=2, log_std_min=-10.0, log_std_max=2.0, log_std_mode="clip", temperature_loss="alpha",
+    )
+    assert {name: settings[name] for name in authors} == authors
+
+
+@pytest.mark.parametrize("agent", ["xqc", "crossq-wn"])
+def test_xqc_steps_the_actor_and_temperature_at_updates_0_3_6_and_moves_the_actor_statistics_at_every_update(agent):
+    """optax.conditionally_mask(step % 3 == 0) around the actor's and the temperature's optimizers:
+    both move at update 0 and every third update after, the actor's batch statistics at every update."""
+    from agents import AGENTS, xqc
+
+    record = AGENTS[agent]
+    preset = record.presets["cpu"]
+    config = dataclasses.replace(preset.config, actor_width=8, critic_width=8, actor_depth=1, critic_depth=1)
+    hp = resolve_gamma(preset.hyperparams, 200)
+    state = record.observe(config, hp, record.init(jax.random.key(0), SPEC, config, hp), None, jnp.zeros(1, bool))
+    keys = jax.random.split(jax.random.key(1), 5)
+    batch = Transition(jax.random.normal(keys[0], (16, 3)), jnp.tanh(jax.random.normal(keys[1], (16, 2))),
+                       jax.random.normal(keys[2], (16,)), jax.random.normal(keys[3], (16, 3)), jnp.zeros(16))
+    update = jax.jit(lambda state, index: record.update(config, hp, state, batch, keys[4], index))
+    moved = []
+    for index in range(7):
+        new, _ = update(state, jnp.int32(index))
+        changed = lambda a, b: not all(np.array_equal(x, y) for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)))
+        moved.append((changed(state.actor.opt_state, new.actor.opt_state), changed(state.log_alpha.params, new.log_alpha.params),
+                      changed(state.actor.stats, new.actor.stats)))
+        state = new
+    assert [actor for actor, _, _ in moved] == [index % 3 == 0 for index in range(7)]
+    assert [alpha for _, alpha, _ in moved] == [index % 3 == 0 for index in range(7)]
+    assert all(stats for _, _, stats in moved)
+    lr = [float(xqc.learning_rate(config, hp, jnp.int32(steps))) for steps in (0, config.lr_decay_updates // 2, config.lr_decay_updates, 10**9)]
+    assert lr == pytest.approx([3e-4, 1.65e-4, 3e-5, 3e-5])
