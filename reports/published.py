@@ -15,12 +15,13 @@ from reports.curves import Curves
 REFERENCE_FILE = "gymnasium_mujoco_v4_curves.csv"
 ALGORITHM_NAMES = {
     "sac": "SAC", "crossq": "CrossQ", "simba_utd1": "SimBa-SAC", "simbav2_utd1": "SimbaV2 (UTD 1)",
-    "simbav2_utd2": "SimbaV2 (UTD 2)",
+    "simbav2_utd2": "SimbaV2 (UTD 2)", "xqc": "XQC",
 }
 """Published `algo` -> our name for the same agent."""
 PUBLISHED_PRESETS = {
     "sac": "sac --preset paper", "crossq": "crossq --preset paper", "simba_utd1": "simba-sac --preset paper",
     "simbav2_utd1": "simbav2 --preset utd1", "simbav2_utd2": "simbav2 --preset utd2",
+    "xqc": "xqc --preset paper",
 }
 """Published `algo` -> the train.py agent and preset that is its configuration (PUBLISHED_CONFIGS)."""
 
@@ -34,6 +35,8 @@ def published_algo(agent: str, config: dict) -> str | None:
     """
     if agent == "simbav2":
         return "simbav2_utd2" if config.get("utd") == 2 else "simbav2_utd1"
+    if agent == "xqc":
+        return "xqc"
     nets = {config.get("actor_net", "mlp"), config.get("critic_net", "mlp")}
     if agent == "simba-sac" or (agent == "sac" and nets == {"simba"}):
         return "simba_utd1"
@@ -70,13 +73,22 @@ PUBLISHED_CONFIGS = {
     ),
     "simbav2_utd1": dict(_SIMBAV2, utd=1, lr_decay_updates=1_000_000),
     "simbav2_utd2": dict(_SIMBAV2, utd=2, lr_decay_updates=2_000_000),
+    "xqc": dict(
+        _MLP, actor_width=256, actor_depth=4, critic_width=512, critic_depth=4, actor_norm="batch_norm",
+        critic_norm="batch_norm", norm_position="pre", weight_norm=True, normalize_last_layer=True,
+        critic_loss="categorical", num_bins=101, v_max=5.0, reward_norm=True, decay_bn=False, weight_decay=0.0,
+        num_critics=2, policy_delay=3, utd=2, batch_size=256, learning_starts=5000, lr_decay_updates=2_000_000,
+        learning_rate=3e-4, final_learning_rate=3e-5, tau=0.005, initial_alpha=0.01, target_entropy_scale=0.5,
+        gamma=0.995, log_std_min=-10.0, log_std_max=2.0, log_std_mode="clip", temperature_loss="alpha",
+    ),
 }
 """Published `algo` -> the settings behind its curves that change learning, in our field names
 (config.json's "config" and "hyperparams"). Sources: reports/reference/SOURCE.md; sac and crossq from
 adityab/CrossQ train.py and sbx/sac/; simba_utd1 from dojeon-ai/SimbaV2 configs/agent/simba.yaml,
 configs/online_rl.yaml (gamma 0.995 on the 1000-step tasks) and scale_rl/agents/simba/; simbav2_* from
 configs/agent/simbaV2.yaml with updates_per_interaction_step 1 or 2 (agents/simbav2.py, PRESETS; RSNorm
-and the reward scaler are always on in agent simbav2)."""
+and the reward scaler are always on in agent simbav2); xqc from danielpalenicek/xqc@9a6832bb conf/config.yaml,
+conf/agent/base_agent.yaml and xqc.yaml (agents/xqc.py says where each value is read)."""
 
 
 def config_differences(algo: str, config: dict, hyperparams: dict) -> list[str]:
