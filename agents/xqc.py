@@ -49,6 +49,8 @@ Differences from CrossQ (agents/crossq.py, the ICLR 2024 agent), each with where
   buffer 1M (conf/config.yaml); gamma from the episode length, 0.995 for 1000-step tasks
   (xqc/utils.py get_discount, the TD-MPC2 heuristic: gamma auto); log-std clipped to [-10, 2]
   (mlp.py LOG_STD_MIN, LOG_STD_MAX); the alpha-scaled temperature loss (temperature.py).
+Acting is CrossQ's (the actor in eval mode); the learning-rate schedule and the reward scaler's
+`observe` hook are SimbaV2's (agents/simbav2.py), the same rules under the same field names.
 The update order (xqc_learner.py _update): critics, target critics, actor (on the updated critics,
 in eval mode), temperature (on the actor's entropy before its step).
 """
@@ -63,10 +65,12 @@ import jax
 import jax.numpy as jnp
 
 from agents import actor_critic, learner
+from agents.crossq import act
 from agents.common import Agent, ConfigError, Preset, Transition, require_continuous
 from agents.distributional import categorical_cross_entropy, categorical_projection, min_q_log_probs
 from agents.learner import Learner
 from agents.normalizers import BoundedReturnScaler
+from agents.simbav2 import learning_rate, observe
 from envs import EnvSpec
 from networks import CategoricalCriticEnsemble, CriticEnsemble, NetworkSpec, TanhGaussianActor, tanh_gaussian_sample
 from networks.weight_norm import TORSO, project
@@ -228,29 +232,6 @@ def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> 
         log_alpha=Learner.create(None, jnp.log(jnp.asarray(hp.initial_alpha, jnp.float32)), _adam),
         reward_scaler=BoundedReturnScaler.create(1),
     )
-
-
-def observe(config: Config, hp: Hyperparams, state: State, transition: Transition | None, done: jax.Array) -> State:
-    """The reward scaler after the collected transitions (reward, done: [num_envs]); with transition
-    None (the loop's call from init), a fresh scaler for done.shape[0] envs."""
-    if transition is None:
-        return state.replace(reward_scaler=BoundedReturnScaler.create(done.shape[0]))
-    return state.replace(reward_scaler=state.reward_scaler.update(transition.reward, done.astype(jnp.float32), hp.gamma))
-
-
-def act(config: Config, hp: Hyperparams, state: State, obs: jax.Array, key: jax.Array, deterministic: bool) -> jax.Array:
-    """obs: [batch, *obs_shape] -> actions [batch, action_dim] in [-1, 1]; the actor in eval mode."""
-    mean, log_std = state.actor(obs)
-    if deterministic:
-        return jnp.tanh(mean)
-    return tanh_gaussian_sample(mean, log_std, key)[0]
-
-
-def learning_rate(config: Config, hp: Hyperparams, steps: jax.Array) -> jax.Array:
-    """learning_rate decayed linearly to final_learning_rate over lr_decay_updates optimizer steps,
-    then held (optax.linear_schedule at the optimizer's step count)."""
-    fraction = jnp.minimum(steps, config.lr_decay_updates) / config.lr_decay_updates
-    return hp.learning_rate + (hp.final_learning_rate - hp.learning_rate) * fraction
 
 
 def decay_mask(params: Any, config: Config, weight_decay: jax.Array, in_torso: bool = False) -> Any:
