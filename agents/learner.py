@@ -70,7 +70,8 @@ class Learner:
     ) -> tuple["Learner", jax.Array]:
         """One descent step p <- p - lr (direction + weight_decay p) (decoupled weight decay, as
         AdamW), with the statistics replaced by `stats` when given; weight_decay is one value for
-        every parameter or a dict shaped as params (optax.adamw's mask: 0 where not decayed).
+        every parameter or a dict shaped as params with one scalar per array (0 where not decayed,
+        as optax.adamw's mask).
         -> (learner, global norm of grads)."""
         direction, opt_state = optimizer.update(grads, self.opt_state, self.params)
         decay = weight_decay if isinstance(weight_decay, dict) else jax.tree.map(lambda _: weight_decay, self.params)

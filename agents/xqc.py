@@ -235,18 +235,18 @@ def init(key: jax.Array, env_spec: EnvSpec, config: Config, hp: Hyperparams) -> 
 
 
 def decay_mask(params: Any, config: Config, weight_decay: jax.Array, in_torso: bool = False) -> Any:
-    """weight_decay where the authors decay (xqc_learner.py weight_decay_mask), 0 elsewhere: batch
-    norm parameters with decay_bn, output layers (outside the torso) unless their kernels are
-    normalized."""
+    """weight_decay where the authors decay (xqc_learner.py weight_decay_mask), 0 elsewhere, as one
+    scalar per parameter array: batch norm parameters with decay_bn, output layers (outside the
+    torso) unless their kernels are normalized."""
     decayed = {}
     for name, child in params.items():
         if not isinstance(child, dict):
-            decayed[name] = jnp.zeros_like(child)
+            decayed[name] = 0.0
         elif name.startswith("BatchRenorm"):
-            decayed[name] = jax.tree.map(lambda p: jnp.full_like(p, weight_decay * config.decay_bn), child)
+            decayed[name] = jax.tree.map(lambda _: weight_decay * config.decay_bn, child)
         elif "kernel" in child and not in_torso:
             last = not (config.weight_norm and config.normalize_last_layer)
-            decayed[name] = jax.tree.map(lambda p: jnp.full_like(p, weight_decay * last), child)
+            decayed[name] = jax.tree.map(lambda _: weight_decay * last, child)
         else:
             decayed[name] = decay_mask(child, config, weight_decay, in_torso or name in (TORSO, "SimBa_0"))
     return decayed
