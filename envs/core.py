@@ -14,6 +14,7 @@ from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
+from jax.custom_batching import custom_vmap
 
 
 @dataclasses.dataclass(frozen=True)
@@ -90,6 +91,34 @@ def to_env_action(action, low, high):
     return low + 0.5 * (action.clip(-1.0, 1.0) + 1.0) * (high - low)
 
 
+def any_cond(pred: jax.Array, true_fun: Callable, false_fun: Callable, *operands):
+    """`lax.cond(pred, true_fun, false_fun, *operands)` that stays a branch under `jax.vmap`.
+
+    Under vmap, `lax.cond` with a batched `pred` computes both branches for every element and
+    selects. Here the batch takes one branch: `true_fun` for every element when `pred` holds for any
+    of them, `false_fun` for every element otherwise (through any number of nested vmaps, inside
+    scans too). So an element whose own `pred` is false may get `true_fun`'s result: the caller
+    selects per element. The auto-reset uses it to compute fresh states only on steps where an
+    episode of the batch ends.
+    """
+
+    @custom_vmap
+    def branch(pred, *operands):
+        return jax.lax.cond(pred, true_fun, false_fun, *operands)
+
+    @branch.def_vmap
+    def one_branch_for_the_batch(axis_size, in_batched, pred, *operands):
+        def batched(x, is_batched):
+            return x if is_batched else jnp.broadcast_to(x, (axis_size, *jnp.shape(x)))
+
+        pred = batched(pred, in_batched[0])
+        operands = jax.tree.map(batched, operands, tuple(in_batched[1:]))
+        out = any_cond(pred.any(), jax.vmap(true_fun), jax.vmap(false_fun), *operands)
+        return out, jax.tree.map(lambda _: True, out)
+
+    return branch(pred, *operands)
+
+
 def make_env(
     spec: EnvSpec,
     raw_reset: RawReset,
@@ -118,7 +147,10 @@ def make_env(
         truncated = jnp.logical_and(episode_length >= spec.max_episode_steps, ~terminated)
         done = jnp.logical_or(terminated, truncated)
 
-        fresh_inner, fresh_obs = raw_reset(reset_key)
+        # the reset is computed only on steps where an episode of the (vmapped) batch ends: for
+        # MJX it is one more forward pass with the constraint solver
+        fresh_inner, fresh_obs = any_cond(done, lambda key, inner, obs: raw_reset(key), lambda key, inner, obs: (inner, obs),
+                                          reset_key, inner, final_obs)
         next_inner = jax.tree.map(lambda a, b: jnp.where(done, a, b), fresh_inner, inner)
         obs = jnp.where(done, fresh_obs, final_obs)
         next_state = EnvState(

@@ -90,6 +90,52 @@ def test_termination_is_not_truncation_and_vmap_works():
     assert not np.asarray(steps.truncated).any()
 
 
+def counting_env(limit, resets):
+    """An env (time limit 5) whose state counts steps and terminates on reaching `limit`; its reset
+    draws a key-dependent start in [0, 0.5) and appends to `resets` each time it is computed (a host
+    callback: a reset computed and thrown away is counted too)."""
+    from envs.core import EnvSpec, make_env
+
+    def raw_reset(key):
+        jax.debug.callback(lambda: resets.append(1))
+        start = jax.random.uniform(key, (), maxval=0.5)
+        return start, jnp.stack([start, 0.0])
+
+    def raw_step(key, state, action):
+        state = jnp.floor(state) + 1.0
+        return state, jnp.stack([state, action[0]]), 1.0, state >= limit
+
+    return make_env(EnvSpec("count", (2,), 5, action_dim=1), raw_reset, raw_step, jnp.array([-1.0]), jnp.array([1.0]))
+
+
+def test_the_reset_is_computed_only_on_steps_where_an_episode_of_the_batch_ends():
+    """3 vmapped envs end episodes at different steps (termination after 3 and 4 steps, a time limit
+    of 5); the reset runs, for the whole batch, on exactly the steps where any env is done, and each
+    env follows the contract: a fresh initial state from the step key where done, the true last
+    observation in final_obs, the state carried on otherwise."""
+    resets = []
+    keys = jax.random.split(jax.random.key(0), 3)
+    run = jax.jit(jax.vmap(lambda limit, key: rollout(counting_env(limit, resets), key, jnp.zeros((12, 1)))))
+    steps = run(jnp.array([3.0, 4.0, 9.0]), keys)
+    jax.effects_barrier()
+    done = np.asarray(steps.done)  # [3 envs, 12 steps]
+    assert [np.flatnonzero(row).tolist() for row in done] == [[2, 5, 8, 11], [3, 7, 11], [4, 9]]
+    assert np.asarray(steps.truncated)[2].sum() == 2 and not np.asarray(steps.truncated)[:2].any()
+    steps_with_a_done = int(done.any(axis=0).sum())  # 8 of 12
+    # the callback takes no batched argument, so it runs once per batched reset: the first one, then
+    # once per step with a done (a reset on every step would make 13)
+    assert len(resets) == 1 + steps_with_a_done, (len(resets), steps_with_a_done)
+    obs, final_obs, length = np.asarray(steps.obs), np.asarray(steps.final_obs), np.asarray(steps.episode_length)
+    np.testing.assert_array_equal(obs[~done], final_obs[~done])
+    np.testing.assert_array_equal(final_obs[..., 0][done], length[done])
+    for row, key in enumerate(keys):
+        step_keys = jax.random.split(key, 12)
+        for t in np.flatnonzero(done[row]):
+            fresh = jax.random.uniform(jax.random.split(step_keys[t])[1], (), maxval=0.5)
+            np.testing.assert_array_equal(obs[row, t], [fresh, 0.0])
+        assert len(set(obs[row, done[row], 0].tolist())) == done[row].sum()  # a fresh state per episode
+
+
 @pytest.mark.slow
 def test_brax_contract():
     env = envs.make("brax/inverted_pendulum", max_episode_steps=7)
