@@ -1,9 +1,9 @@
 """Env steps/s of the mjx/ tasks at 1, 64 and 1024 vmapped envs, against gymnasium's C MuJoCo.
 
 mjx: one jitted `lax.scan` over `--steps` steps of `jax.vmap(env.step)` through the suite's
-contract (so every step also pays for the auto-reset's fresh reset), uniform random actions in
+contract (the auto-reset's fresh reset is computed on steps where an episode of the batch ends), uniform random actions in
 [-1, 1]; compile (`lower().compile()`) and run are timed separately, the run after an untimed
-warm-up call, the fastest of `--repeats` calls. C: the same number of gymnasium envs stepped one
+warm-up call, the fastest of `--repeats` calls. C (the model's own solver settings, whatever the name's caps): the same number of gymnasium envs stepped one
 after another on the host (`env.step`, `env.reset` at episode ends) with random actions, as the
 host-stepped loop does, timed over the same number of steps of every env (at most 64 envs: C's
 rate per env step does not depend on the count). "C solver its" is the mean of C's constraint-solver
@@ -59,7 +59,7 @@ def mjx_rate(name: str, num_envs: int, steps: int, repeats: int) -> tuple[float,
 def c_rate(name: str, num_envs: int, steps: int) -> tuple[float, float]:
     """(env steps/s, mean solver iterations of each env step's last physics step) of `num_envs`
     gymnasium envs stepped in turn for `steps` steps each."""
-    gym_envs = [mjx_check.gymnasium_env(name) for _ in range(num_envs)]
+    gym_envs = [mjx_check.gymnasium_env(mjx_envs.solver_caps(name)[0]) for _ in range(num_envs)]
     for seed, env in enumerate(gym_envs):
         env.reset(seed=seed)
     space = gym_envs[0].action_space
@@ -80,12 +80,20 @@ def main() -> None:
     parser.add_argument("--row-timeout", type=float, default=1800,
                         help="seconds one row may take before the script prints its stack and exits (XLA:CPU has hung "
                              "in Humanoid's 1024-env program: envs/README.md)")
-    parser.add_argument("--names", nargs="+", default=["HalfCheetah-v4", "Hopper-v4", "InvertedPendulum-v4"], choices=mjx_envs.NAMES)
+    parser.add_argument("--names", nargs="+", default=["HalfCheetah-v4", "Hopper-v4", "InvertedPendulum-v4"],
+                        help="mjx/ task names, solver caps allowed (HalfCheetah-v4:brax; envs/mjx_envs.solver_caps)")
     parser.add_argument("--envs", nargs="+", type=int, default=[1, 64, 1024])
     parser.add_argument("--steps", type=int, default=100, help="scanned steps per timed call (at most --env-steps / envs, at least 10)")
     parser.add_argument("--env-steps", type=int, default=6400, help="env steps per timed call over all envs")
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
+    for name in args.names:
+        if name.partition(":")[0] not in mjx_envs.NAMES:
+            parser.error(f"unknown task {name!r}; choose from {', '.join(mjx_envs.NAMES)}")
+        try:
+            mjx_envs.solver_caps(name)
+        except ValueError as error:
+            parser.error(str(error))
     print(describe_device())
     print(f"{'task':<22} {'envs':>5} {'steps':>5} {'compile s':>9} {'mjx steps/s':>11} {'C steps/s':>9} {'mjx / C':>7} {'C solver its':>12}")
     for name in args.names:

@@ -50,11 +50,13 @@ def make(env_id: str, **kwargs) -> Env | HostEnv:
     gymnax: EnvParams fields (e.g. max_steps_in_episode=100).
     brax: backend= ("generalized", "positional", "spring", "mjx"), max_episode_steps=, and the
     env constructor's arguments.
-    mjx: max_episode_steps= (default gymnasium's limit).
+    mjx: max_episode_steps= (default gymnasium's limit); the id may cap the constraint solver,
+    "mjx/HalfCheetah-v4:playground" (envs/mjx_envs.solver_caps).
     gym: gymnasium.make's arguments (e.g. max_episode_steps=50); returns a host-stepped `HostEnv`.
     """
     backend, _, name = env_id.partition("/")
-    if name not in _names(backend):  # a brax, mjx or gym id never imports gymnax
+    task = name.partition(":")[0] if backend == "mjx" else name  # solver caps after the ':', checked by mjx_envs
+    if task not in _names(backend):  # a brax, mjx or gym id never imports gymnax
         ids = available()
         close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""

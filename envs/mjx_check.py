@@ -146,8 +146,11 @@ def separation_steps(name: str, program, steps: int, seed: int = 1, solver: str 
 
 
 def check(name: str, rollout_steps: int, c_solver: str | None = None) -> dict:
+    """The table's row of `name`: MJX with the solver caps of the name if any, C with the model's own
+    settings (and `c_solver`)."""
     program = compare_program(name)
-    data = gymnasium_transitions(name, solver=c_solver)
+    task = mjx_envs.solver_caps(name)[0]
+    data = gymnasium_transitions(task, solver=c_solver)
     keys = jax.random.split(jax.random.key(0), RESETS)
     start = time.perf_counter()
     compiled = program.lower(data["qpos"], data["qvel"], data["warmstart"], data["action"], keys[:STATES]).compile()
@@ -157,9 +160,9 @@ def check(name: str, rollout_steps: int, c_solver: str | None = None) -> dict:
         np.asarray(compiled(data["qpos"], data["qvel"], data["warmstart"], data["action"], keys[i : i + STATES])[-1])
         for i in range(0, RESETS, STATES)
     ])
-    mean_z, std_z = sampling_errors(reset_obs, gymnasium_resets(name))
+    mean_z, std_z = sampling_errors(reset_obs, gymnasium_resets(task))
     start = time.perf_counter()
-    separated = separation_steps(name, compiled, rollout_steps, solver=c_solver)
+    separated = separation_steps(task, compiled, rollout_steps, solver=c_solver)
     return {
         "name": name,
         "obs_abs": float(np.abs(np.asarray(obs) - data["obs"]).max()),
@@ -193,14 +196,21 @@ def row(result: dict) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--names", nargs="+", default=list(mjx_envs.NAMES), help="tasks, e.g. Hopper-v4 (default: all)")
+    parser.add_argument("--names", nargs="+", default=list(mjx_envs.NAMES),
+                        help="tasks, e.g. Hopper-v4, or with solver caps, HalfCheetah-v4:brax (default: all, uncapped)")
     parser.add_argument("--rollout-steps", type=int, default=300, help="longest rollout compared step by step")
     parser.add_argument("--c-solver", choices=["newton"], help="C MuJoCo's solver in place of the model's own")
     args = parser.parse_args(argv)
-    unknown = [name for name in args.names if name not in mjx_envs.NAMES]
+    unknown = [name for name in args.names if name.partition(":")[0] not in mjx_envs.NAMES]
     if unknown:
         print(f"error: unknown task {unknown[0]!r}; choose from {', '.join(mjx_envs.NAMES)}", file=sys.stderr)
         return 2
+    for name in args.names:
+        try:
+            mjx_envs.solver_caps(name)
+        except ValueError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
     print(HEADER)
     print("|" + "---|" * (HEADER.count("|") - 1))
     for name in args.names:

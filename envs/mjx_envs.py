@@ -290,6 +290,34 @@ TASKS: dict[str, Callable[[str], Task]] = {
 VERSIONS = ("v4", "v5")
 NAMES = tuple(f"{task}-{version}" for task in TASKS for version in VERSIONS)
 
+SOLVER_CAPS = {"playground": (4, 8), "brax": (1, 4)}
+"""Named caps (iterations, ls_iterations) of the constraint solver: MuJoCo Playground's (4 Newton
+iterations, 8 line-search steps) and brax's MJX models' (1 and 4: `brax/envs/ant.py` and
+`humanoid.py` set opt.iterations 1, opt.ls_iterations 4). gymnasium's models: 100 and 50 (Humanoid 50 and 50)."""
+
+
+def solver_caps(name: str) -> tuple[str, tuple[int | None, int | None]]:
+    """("Task-v4", (iterations, ls_iterations)) of an id's name: "HalfCheetah-v4" keeps the model's
+    solver settings (None, None); "HalfCheetah-v4:playground" and ":brax" are SOLVER_CAPS;
+    "HalfCheetah-v4:iterations=4,ls_iterations=8" (either key alone too) sets them. Raises
+    ValueError, with the accepted forms, for anything else."""
+    task, colon, caps = name.partition(":")
+    if not colon:
+        return task, (None, None)
+    if caps in SOLVER_CAPS:
+        return task, SOLVER_CAPS[caps]
+    forms = (f"mjx/{task}:{' or :'.join(SOLVER_CAPS)} or :iterations=I,ls_iterations=L (positive integers; "
+             "either key alone leaves the other at the model's value)")
+    values = {}
+    for item in caps.split(","):
+        key, _, value = item.partition("=")
+        if key not in ("iterations", "ls_iterations") or key in values:
+            raise ValueError(f"solver caps {caps!r} in mjx/{name}: expected {forms}")
+        if not value.isdigit() or int(value) < 1:
+            raise ValueError(f"solver caps of mjx/{name}: {key} must be a positive integer, got {value!r}; expected {forms}")
+        values[key] = int(value)
+    return task, (values.get("iterations"), values.get("ls_iterations"))
+
 
 def task_rules(name: str) -> Task:
     """The rules of `name` ("Hopper-v4")."""
@@ -314,9 +342,10 @@ def import_mjx():
     return mjx
 
 
-def load_model(xml_file: str, solver: str | None = None):
+def load_model(xml_file: str, solver: str | None = None, caps: tuple[int | None, int | None] = (None, None)):
     """The MuJoCo model gymnasium ships (C `MjModel`, with `solver` in place of its own where given:
-    "newton") and its MJX copy (pure-JAX implementation)."""
+    "newton", and the solver's iterations and line-search iterations where `caps` gives them) and its
+    MJX copy (pure-JAX implementation)."""
     import mujoco
 
     mjx = import_mjx()
@@ -324,6 +353,11 @@ def load_model(xml_file: str, solver: str | None = None):
     mj_model = mujoco.MjModel.from_xml_path(_xml_path(xml_file))
     if solver is not None:
         mj_model.opt.solver = getattr(mujoco.mjtSolver, f"mjSOL_{solver.upper()}")
+    iterations, ls_iterations = caps
+    if iterations is not None:
+        mj_model.opt.iterations = iterations
+    if ls_iterations is not None:
+        mj_model.opt.ls_iterations = ls_iterations
     return mj_model, mjx.put_model(mj_model, impl="jax")
 
 
@@ -360,19 +394,34 @@ def _c_capsule_frames(collide: Callable) -> Callable:
     return collide_like_c
 
 
-@contextlib.contextmanager
-def _like_c():
-    """While MJX functions are traced inside, its collision pass makes C's plane-capsule frames
-    (`_c_capsule_frames`); MJX's forward pass looks its collision function up in the module at
-    trace time, and there is no option for it."""
-    from mujoco.mjx._src import collision_driver
+def _line_search(cond_fun, body_fun, init_val, max_iter):
+    """MJX's line search (`solver._while_loop_scan`) as a `lax.while_loop`.
 
-    collide = collision_driver.collision
+    MJX runs it as a `lax.scan` of `ls_iterations` steps (50 in gymnasium's models) with a `lax.cond`
+    in each, so that it can be differentiated in reverse mode; under vmap the cond becomes a select,
+    so every Newton iteration paid all 50 steps of every env. The while loop stops once every env of
+    the batch has converged, on the same values: `cond_fun` itself stops at `ls_iterations`. The
+    suite never differentiates through the physics.
+    """
+    del max_iter
+    return jax.lax.while_loop(cond_fun, body_fun, init_val)
+
+
+@contextlib.contextmanager
+def _patched():
+    """While MJX functions are traced inside: its collision pass makes C's plane-capsule frames
+    (`_c_capsule_frames`), and its line search is a while loop (`_line_search`). MJX looks both
+    functions up in their modules at trace time, and there is no option for either."""
+    from mujoco.mjx._src import collision_driver, solver
+
+    collide, line_search = collision_driver.collision, solver._while_loop_scan
     collision_driver.collision = _c_capsule_frames(collide)
+    solver._while_loop_scan = _line_search
     try:
         yield
     finally:
         collision_driver.collision = collide
+        solver._while_loop_scan = line_search
 
 
 def forward(model, data):
@@ -381,7 +430,7 @@ def forward(model, data):
     the un-normalized noisy quaternion in qpos and in the first observation)."""
     mjx = import_mjx()
 
-    with _like_c():
+    with _patched():
         return mjx.forward(model, data).replace(qpos=data.qpos)
 
 
@@ -389,12 +438,13 @@ def step(model, data):
     """One MJX step with C's contact frames (the step's integration normalizes the quaternion, as C's)."""
     mjx = import_mjx()
 
-    with _like_c():
+    with _patched():
         return mjx.step(model, data)
 
 
 def make_physics(name: str):
-    """(task, mj_model, mjx_model, reset_data, step_data, blank) for `name`; the raw physics the tests compare.
+    """(task, mj_model, mjx_model, reset_data, step_data, blank) for `name` (solver caps included,
+    see `solver_caps`); the raw physics the tests compare.
 
     reset_data(key) -> mjx.Data of a fresh episode (gymnasium's set_state: qpos, qvel, then forward).
     step_data(data, ctrl) -> (data, reward, terminated): frame_skip MuJoCo steps with ctrl [nu].
@@ -402,8 +452,9 @@ def make_physics(name: str):
     """
     mjx = import_mjx()
 
-    task = task_rules(name)
-    mj_model, model = load_model(task.xml_file, task.solver)
+    task_name, caps = solver_caps(name)
+    task = task_rules(task_name)
+    mj_model, model = load_model(task.xml_file, task.solver, caps)
     dt = float(mj_model.opt.timestep) * task.frame_skip
     blank = mjx.make_data(model, impl="jax")
     init_qpos, init_qvel = jnp.asarray(mj_model.qpos0, jnp.float32), jnp.zeros(mj_model.nv, jnp.float32)

@@ -113,7 +113,8 @@ def published_task(env_id: str) -> str | None:
     """Our env id -> the published `env` ("gym/HalfCheetah-v4" -> "HalfCheetah-v4"), None if unpublished.
 
     mjx/<Task>-vN counts as the published task too: the same MJCF and rules in MJX, checked step by
-    step against gymnasium's C MuJoCo (envs/README.md, "gymnasium's tasks in JAX")."""
+    step against gymnasium's C MuJoCo (envs/README.md, "gymnasium's tasks in JAX"); a capped solver
+    ("mjx/HalfCheetah-v4:brax") is other physics, compared with nothing."""
     family, _, name = env_id.partition("/")
     return name if family in ("gym", "mjx") and name in published_tasks() else None
 

@@ -103,6 +103,40 @@ def test_ids_specs_and_time_limits_are_gymnasium_s():
     assert (spec.obs_shape, spec.action_dim, spec.max_episode_steps) == ((11,), 3, 7)
 
 
+def test_solver_caps_set_the_model_s_solver_and_bad_values_are_refused_in_one_line():
+    assert mjx_envs.solver_caps("HalfCheetah-v4") == ("HalfCheetah-v4", (None, None))
+    assert mjx_envs.solver_caps("HalfCheetah-v4:playground") == ("HalfCheetah-v4", (4, 8))
+    assert mjx_envs.solver_caps("HalfCheetah-v4:brax") == ("HalfCheetah-v4", (1, 4))
+    assert mjx_envs.solver_caps("Hopper-v4:ls_iterations=3") == ("Hopper-v4", (None, 3))
+    for caps, (iterations, ls_iterations) in {"": (100, 50), ":brax": (1, 4), ":iterations=2,ls_iterations=6": (2, 6)}.items():
+        _, mj_model, model, *_ = mjx_envs.make_physics(f"HalfCheetah-v4{caps}")
+        assert (mj_model.opt.iterations, mj_model.opt.ls_iterations) == (iterations, ls_iterations)
+        assert (model.opt.iterations, model.opt.ls_iterations) == (iterations, ls_iterations)
+    assert envs.make("mjx/Hopper-v4:brax").spec.env_id == "mjx/Hopper-v4:brax"
+    for bad in ("fast", "iterations=0", "ls_iterations=-1", "iterations=2.5", "iterations=4,iterations=5", "tolerance=1", ""):
+        with pytest.raises(ValueError, match="positive integer|expected mjx/Hopper-v4:playground") as error:
+            envs.make(f"mjx/Hopper-v4:{bad}")
+        assert "\n" not in str(error.value)
+    with pytest.raises(envs.UnknownEnvError):  # caps belong to mjx/ ids only
+        envs.make("gym/Hopper-v4:brax")
+
+
+def test_the_line_search_stops_when_the_batch_has_converged():
+    """MJX's line search is a scan of ls_iterations steps (each a cond, a select under vmap); the
+    suite's step runs it as a while loop (envs/mjx_envs._line_search): the traced step of a batch
+    holds no scan of that length, and the solver's while loops."""
+    _, mj_model, _, reset_data, step_data, _ = mjx_envs.make_physics("HalfCheetah-v4")
+    data = jax.eval_shape(jax.vmap(reset_data), jax.random.split(jax.random.key(0), 4))
+    text = str(jax.make_jaxpr(jax.vmap(step_data))(data, jax.ShapeDtypeStruct((4, mj_model.nu), jnp.float32)))
+    assert f"length={mj_model.opt.ls_iterations}" not in text
+    assert text.count("while[") >= 2  # the Newton loop and the line search inside it
+    with mjx_envs._patched():
+        pass
+    from mujoco.mjx._src import solver
+
+    assert solver._while_loop_scan is not mjx_envs._line_search  # the patch holds only while tracing
+
+
 def test_importing_mjx_prints_nothing_about_the_warp_implementation():
     """mujoco.mjx prints two "Failed to import warp" lines at import without the NVIDIA-only Warp
     package; the suite imports it through mjx_envs.import_mjx, which keeps any other line."""
