@@ -28,6 +28,7 @@ import tyro
 from agents import AGENTS, ConfigError, Preset
 from agents.common import Agent
 from agents.engine.loop import RunConfig
+from agents.engine.malloc import retain_freed_memory
 from agents.engine.plan import RunsPlan
 from rundir import compile_cache
 from rundir.directory import check_disk, out_dir, read_config
@@ -338,6 +339,7 @@ def plan_on_every_process(agent_name: str, command: Command, check_only: bool):
 def main(argv: list[str] | None = None, check_only: bool = False) -> int:
     """Runs the command line; check_only validates everything up to compiling and returns 0 or 2."""
     argv = sys.argv[1:] if argv is None else argv
+    retain_freed_memory()  # each jitted call of the host loop would page its buffers in afresh (agents/engine/malloc.py)
     try:
         join_processes()
         resume = flag_value(argv, "--resume")

@@ -18,7 +18,10 @@ from agents import AGENTS  # noqa: E402
 from agents.engine import off_policy
 from agents.engine.batching import broadcast, seed_keys, vmap_runs  # noqa: E402
 from agents.engine.loop import TrainConfig  # noqa: E402
+from agents.engine.malloc import retain_freed_memory  # noqa: E402
 from timing import compile_and_time  # noqa: E402
+
+retain_freed_memory()  # as train.py does (agents/engine/malloc.py): the benchmarks time what train.py runs
 
 
 def dense_flops(sizes: list[int], batch: int) -> int:

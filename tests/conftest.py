@@ -12,6 +12,10 @@ os.environ.setdefault("JAX_COMPILATION_CACHE_DIR", tempfile.mkdtemp(prefix="occa
 os.environ.setdefault("JAX_PERSISTENT_CACHE_MIN_COMPILE_TIME_SECS", "0.5")
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from agents.engine.malloc import retain_freed_memory  # noqa: E402
+
+retain_freed_memory()  # as train.py does: jitted calls reuse freed memory instead of paging it in again
+
 
 def final_eval_returns(agent: str, agent_config, hparams, total_steps: int, eval_every: int, seeds: int = 3):
     """Final deterministic eval returns [seeds] of `seeds` vmapped runs on gymnax/Pendulum-v1;
