@@ -78,6 +78,25 @@ def test_seeds_give_independent_episodes_and_the_same_seed_replays_them():
     np.testing.assert_array_equal(batch.reset(), first)
 
 
+def test_envs_stepped_on_threads_give_what_they_give_stepped_one_after_another():
+    """EnvBatch(threads=3) steps 5 Hopper envs (terminations and resets included) exactly as one thread does."""
+    from envs.gym_envs import EnvBatch
+
+    env = envs.make("gym/Hopper-v4", max_episode_steps=12)
+    actions = np.random.default_rng(1).uniform(-1, 1, (60, 5, 3)).astype(np.float32)
+    results = []
+    for threads in (1, 3):
+        batch = env.batch(range(5))
+        batch = EnvBatch(batch.envs, batch.seeds, threads)
+        assert len(batch.slices) == threads and (batch.pool is None) == (threads == 1)
+        batch.reset()
+        results.append([batch.step(a) for a in actions])
+    serial, threaded = (type(r[0])(*(np.stack(field) for field in zip(*r))) for r in results)
+    assert serial.terminated.any() and serial.truncated.any()
+    for name, field in serial._asdict().items():
+        np.testing.assert_array_equal(getattr(threaded, name), field, err_msg=name)
+
+
 def test_mujoco_s_warnings_become_one_python_warning_and_no_log_file(tmp_path, monkeypatch):
     """HalfCheetah's model uses the deprecated `settotalmass`: MuJoCo warns at every model load,
     printing and appending to MUJOCO_LOG.TXT in the working directory, unless a handler is set."""

@@ -5,6 +5,8 @@
 #   b. sweep scaling: 1, 8, 64, 256 vmapped runs against sequential (bench/sweep_scaling.py)
 #   c. env steps/s of brax/halfcheetah at 1, 64 and 4096 envs (bench/brax_backends.py)
 #   m. env steps/s of mjx/HalfCheetah-v4 at 1, 64 and 4096 envs against C MuJoCo (bench/mjx_throughput.py)
+#   h. the host-stepped loop's iteration in its parts against a fused one: CrossQ --preset paper,
+#      gym/HalfCheetah-v4, 1, 5 and 10 runs (bench/host_loop.py)
 #   d. SBX's CrossQ at part a's sizes for the same number of updates, and our ratio
 #   e. the rest of the budget: CrossQ --preset paper on $E_ENV (gym/HalfCheetah-v4 by default),
 #      5 seeds, then the report
@@ -15,7 +17,7 @@
 #   E_STEPS=100000 ...                             # part e's env steps per run, instead of the plan
 #   GPU_SMOKE=1 OUT=/tmp/o PYTHON=.venv/bin/python bash bench/gpu/run.sh   # tiny sizes, on a CPU
 #
-# PARTS names the parts to run (all by default: "a b c m d e"); part e takes what the others left of
+# PARTS names the parts to run (all by default: "a b c m h d e"); part e takes what the others left of
 # BUDGET, so leaving parts out lengthens it. Without part a, part e plans its length from
 # parts.py's fallback time per step (E_STEPS sets it instead) and is stopped at its limit in any
 # case. An mjx/ E_ENV that cannot be built on the machine falls back to its gym/ task.
@@ -29,13 +31,13 @@ PYTHON=${PYTHON:-python3}
 SMOKE=${GPU_SMOKE:-0}
 BUDGET=${BUDGET:-530}  # seconds for everything, inside the 10 minutes one command may run
 set -f  # PARTS's words are part names, never file patterns
-PARTS=$(echo ${PARTS:-a b c m d e})  # one space between names, whatever separated them
+PARTS=$(echo ${PARTS:-a b c m h d e})  # one space between names, whatever separated them
 set +f
 E_ENV=${E_ENV:-gym/HalfCheetah-v4}
 for name in $PARTS; do
     case $name in
-        a | b | c | m | d | e) ;;
-        *) echo "error: PARTS holds '$name'; the parts are a b c m d e (report runs with e)" >&2; exit 2 ;;
+        a | b | c | m | h | d | e) ;;
+        *) echo "error: PARTS holds '$name'; the parts are a b c m h d e (report runs with e)" >&2; exit 2 ;;
     esac
 done
 WORK=$(mktemp -d)
@@ -79,6 +81,7 @@ if [ "$SMOKE" = 1 ]; then  # every path of the GPU run, tiny, with room for a sl
     part b 200 "$PYTHON" bench/sweep_scaling.py --runs 1 2 --steps 20 --width 16 --agents sac
     part c 200 "$PYTHON" bench/brax_backends.py --envs halfcheetah --backends spring --batch-sizes 2 --steps 5 --min-seconds 0.1
     part m 200 "$PYTHON" bench/mjx_throughput.py --names InvertedPendulum-v4 --envs 2 --steps 10 --repeats 1
+    part h 200 "$PYTHON" bench/host_loop.py --env gym/InvertedPendulum-v4 --seeds 2 --iterations 10 --rounds 1
     part d 200 "$PYTHON" bench/gpu/parts.py sbx --json "$WORK/updates.json" --steps 20 --smoke
     eval_every=200
     plan=(--seconds 60 --max-steps 400 --learning-starts 100)
@@ -89,6 +92,7 @@ else
     part b 75 "$PYTHON" bench/sweep_scaling.py --runs 1 8 64 256 --steps 200 --agents sac crossq
     part c 80 "$PYTHON" bench/brax_backends.py --envs halfcheetah --backends spring --batch-sizes 1 4096 64 --steps 100 --min-seconds 1
     part m 110 "$PYTHON" bench/mjx_throughput.py --names HalfCheetah-v4 --envs 1 4096 64 --steps 100 --env-steps 409600
+    part h 90 "$PYTHON" bench/host_loop.py --preset paper --env gym/HalfCheetah-v4 --seeds 1 5 10 --iterations 100
     part d 50 "$PYTHON" bench/gpu/parts.py sbx --json "$WORK/updates.json" --steps 500
     eval_every=2500
     limit_e=$((BUDGET - SECONDS - 30))  # 30 s for the report and the copies
