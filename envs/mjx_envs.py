@@ -300,8 +300,10 @@ def solver_caps(name: str) -> tuple[str, tuple[int | None, int | None]]:
     """("Task-v4", (iterations, ls_iterations)) of an id's name: "HalfCheetah-v4" keeps the model's
     solver settings (None, None); "HalfCheetah-v4:playground" and ":brax" are SOLVER_CAPS;
     "HalfCheetah-v4:iterations=4,ls_iterations=8" (either key alone too) sets them. Raises
-    ValueError, with the accepted forms, for anything else."""
+    ValueError, with the accepted forms, for anything else (an unknown task included)."""
     task, colon, caps = name.partition(":")
+    if task not in NAMES:
+        raise ValueError(f"unknown task {task!r}; choose from {', '.join(NAMES)}")
     if not colon:
         return task, (None, None)
     if caps in SOLVER_CAPS:

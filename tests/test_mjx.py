@@ -117,6 +117,8 @@ def test_solver_caps_set_the_model_s_solver_and_bad_values_are_refused_in_one_li
         with pytest.raises(ValueError, match="positive integer|expected mjx/Hopper-v4:playground") as error:
             envs.make(f"mjx/Hopper-v4:{bad}")
         assert "\n" not in str(error.value)
+    with pytest.raises(ValueError, match="unknown task 'Nope-v4'; choose from HalfCheetah-v4"):
+        mjx_envs.solver_caps("Nope-v4:brax")
     with pytest.raises(envs.UnknownEnvError):  # caps belong to mjx/ ids only
         envs.make("gym/Hopper-v4:brax")
 
