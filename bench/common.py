@@ -14,6 +14,7 @@ import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 
 from agents import AGENTS  # noqa: E402
+from agents.common import resolve_gamma  # noqa: E402
 
 from agents.engine import off_policy
 from agents.engine.batching import broadcast, seed_keys, vmap_runs  # noqa: E402
@@ -81,6 +82,12 @@ def update_loop(agent: str, agent_config, steps: int):
     )
     env = off_policy.jittable_env(config)
     return env, *(functools.partial(fn, config, env) for fn in (off_policy.fresh_run, off_policy.run_period))
+
+
+def update_loop_and_hp(agent: str, agent_config, hparams, steps: int):
+    """(init, run_period, hyperparameters) of `update_loop`, gamma "auto" resolved from its env's time limit."""
+    env, init, run_period = update_loop(agent, agent_config, steps)
+    return init, run_period, resolve_gamma(hparams, env.spec.max_episode_steps)
 
 
 def measure(agent: str, agent_config, num_seeds: int, steps: int) -> dict:

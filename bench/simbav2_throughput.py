@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import argparse
 
-from common import describe_device, measure_loop, update_loop
+from common import describe_device, measure_loop, update_loop_and_hp
 
 from agents import sac, simbav2
-from agents.common import resolve_gamma
 
 SETUPS = {
     "simbav2": (simbav2.PRESETS["utd1"].config, simbav2.PRESETS["utd1"].hyperparams),
@@ -28,8 +27,7 @@ SETUPS = {
 def prepare(agent: str, steps: int):
     """(init, run_period, hyperparameters) of a loop whose every env step is an update."""
     agent_config, hparams = SETUPS[agent]
-    env, init, run_period = update_loop(agent, agent_config, steps)
-    return init, run_period, resolve_gamma(hparams, env.spec.max_episode_steps)
+    return update_loop_and_hp(agent, agent_config, hparams, steps)
 
 
 def main() -> None:

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import argparse
 
-from common import describe_device, measure_loop, update_loop
+from common import describe_device, measure_loop, update_loop_and_hp
 
 from agents import AGENTS
-from agents.common import resolve_gamma
 
 AGENTS_AND_PRESETS = (("crossq", "paper"), ("xqc", "paper"), ("crossq-wn", "paper"))
 
@@ -26,9 +25,7 @@ def main() -> None:
     baseline = None
     for name, preset in AGENTS_AND_PRESETS:
         found = AGENTS[name].presets[preset]
-        _, init, run_period = update_loop(name, found.config, args.steps)
-        hp = resolve_gamma(found.hyperparams, 200)  # Pendulum-v1's time limit
-        r = measure_loop(init, run_period, hp, args.seeds, args.steps)
+        r = measure_loop(*update_loop_and_hp(name, found.config, found.hyperparams, args.steps), args.seeds, args.steps)
         per_update = 1e3 * r["seconds"] / args.steps / found.config.utd
         baseline = baseline or per_update
         print(f"{name:>10} {found.config.utd:>3} {r['compile_seconds']:>9.1f} {1e3 * r['seconds'] / args.steps:>11.2f} "
