@@ -292,7 +292,9 @@ NAMES = tuple(f"{task}-{version}" for task in TASKS for version in VERSIONS)
 
 SOLVER_CAPS = {"playground": (4, 8), "brax": (1, 4)}
 """Named caps (iterations, ls_iterations) of the constraint solver: MuJoCo Playground's (4 Newton
-iterations, 8 line-search steps) and brax's MJX models' (1 and 4: `brax/envs/ant.py` and
+iterations, 8 line-search steps: the options of google-deepmind/mujoco_playground's
+`_src/dm_control_suite/xmls/cheetah.xml` and `humanoid.xml`; its hopper.xml has 4 and 10, walker.xml
+2 and 5) and brax's MJX models' (1 and 4: `brax/envs/ant.py` and
 `humanoid.py` set opt.iterations 1, opt.ls_iterations 4). gymnasium's models: 100 and 50 (Humanoid 50 and 50)."""
 
 
