@@ -398,34 +398,88 @@ def _c_capsule_frames(collide: Callable) -> Callable:
     return collide_like_c
 
 
+_NEWTON_CONTINUES: list = []
+"""While `_gated_linesearch` traces a line search: whether each env's Newton loop is still running
+(None where the solver does one iteration without a loop)."""
+
+
+def _gated_linesearch(linesearch: Callable) -> Callable:
+    """MJX's `solver._linesearch` told whether the env's Newton loop goes on.
+
+    Under vmap, MJX's Newton `while_loop` runs its body for every env of the batch until the slowest
+    converges, and discards the results of the envs that have converged; the line search nested in
+    it ran for those too, from their final state, where the cost is flat to float32 precision and
+    the search bisects until its bracket collapses (about 24 steps). Its loop then ran that long for
+    the whole batch. With the flag, a converged env's line search stops at once: each running env's
+    search is the same computation as before, and the converged ones' results were discarded anyway.
+    The flag is MJX's own stopping rule (`solver.solve`'s `cond`), on the state the loop's body gets.
+    """
+    from mujoco.mjx._src import math, solver
+
+    def run(m, d, ctx):
+        if m.opt.iterations == 1:  # solve runs the body once, without a loop
+            _NEWTON_CONTINUES.append(None)
+        else:
+            improvement = solver._rescale(m, d, ctx.prev_cost - ctx.cost)
+            gradient = solver._rescale(m, d, math.norm(ctx.grad))
+            done = ctx.solver_niter >= m.opt.iterations
+            done |= improvement < m.opt.tolerance
+            done |= gradient < m.opt.tolerance
+            _NEWTON_CONTINUES.append(~done)
+        try:
+            return linesearch(m, d, ctx)
+        finally:
+            _NEWTON_CONTINUES.pop()
+
+    return run
+
+
 def _line_search(cond_fun, body_fun, init_val, max_iter):
-    """MJX's line search (`solver._while_loop_scan`) as a `lax.while_loop`.
+    """MJX's line search (`solver._while_loop_scan`) as a `lax.while_loop`, which does not bisect a
+    first bracket that already holds the minimum.
 
     MJX runs it as a `lax.scan` of `ls_iterations` steps (50 in gymnasium's models) with a `lax.cond`
     in each, so that it can be differentiated in reverse mode; under vmap the cond becomes a select,
     so every Newton iteration paid all 50 steps of every env. The while loop stops once every env of
-    the batch has converged, on the same values: `cond_fun` itself stops at `ls_iterations`. The
-    suite never differentiates through the physics.
+    the batch whose Newton loop goes on (`_gated_linesearch`) has converged: `cond_fun` itself stops
+    at `ls_iterations`. The suite never differentiates through the physics.
+
+    The first bracket is the start (alpha 0) and the Newton point. Where the derivative at either is
+    within the search's tolerance, C MuJoCo (engine_solver.c, CGsearch) stops there. MJX stops only
+    if that point's cost is also below the start's, which float32 cannot show once the Newton step
+    gains less than one rounding unit of the cost: it then bisected the bracket until it collapsed
+    (about 24 steps, for the whole batch), and moved only if a midpoint came out a rounding unit
+    lower. Now such a search stops at once, and MJX's caller moves as it does from any converged
+    search: to the Newton point if its cost is below the start's, else nowhere. `cond_fun` gives the
+    tolerance test: with both costs at -inf it stops exactly where a derivative is within tolerance.
     """
     del max_iter
-    return jax.lax.while_loop(cond_fun, body_fun, init_val)
+    lowest = lambda point: point.replace(cost=jnp.full_like(point.cost, -jnp.inf))  # noqa: E731
+    searches = cond_fun(init_val.replace(lo=lowest(init_val.lo), hi=lowest(init_val.hi)))
+    continues = _NEWTON_CONTINUES[-1] if _NEWTON_CONTINUES else None
+    if continues is not None:
+        searches = searches & continues
+    return jax.lax.while_loop(lambda value: searches & cond_fun(value), body_fun, init_val)
 
 
 @contextlib.contextmanager
 def _patched():
     """While MJX functions are traced inside: its collision pass makes C's plane-capsule frames
-    (`_c_capsule_frames`), and its line search is a while loop (`_line_search`). MJX looks both
-    functions up in their modules at trace time, and there is no option for either."""
+    (`_c_capsule_frames`), and its line search is a while loop (`_line_search`) that converged envs
+    leave at once (`_gated_linesearch`). MJX looks these functions up in their modules at trace
+    time, and there is no option for any of them."""
     from mujoco.mjx._src import collision_driver, solver
 
-    collide, line_search = collision_driver.collision, solver._while_loop_scan
+    collide, line_search, linesearch = collision_driver.collision, solver._while_loop_scan, solver._linesearch
     collision_driver.collision = _c_capsule_frames(collide)
     solver._while_loop_scan = _line_search
+    solver._linesearch = _gated_linesearch(linesearch)
     try:
         yield
     finally:
         collision_driver.collision = collide
         solver._while_loop_scan = line_search
+        solver._linesearch = linesearch
 
 
 def forward(model, data):
