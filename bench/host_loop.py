@@ -3,7 +3,9 @@
 One iteration is one env step of every run plus its update(s). For each seed count (one env per
 run, learning_starts 0 so that every iteration updates), in ms per iteration:
   fused       the fused loop's chunk (`off_policy.run_chunk`, envs stepped inside the program) on
-              --fused-env, a jittable task whose env costs little beside the update
+              --fused-env: by default a jittable stand-in with the host task's observation and action
+              sizes and time limit whose step costs almost nothing (`stand_in`), so that both loops
+              run the same agent on the same sizes; or a jittable task (e.g. gymnax/Pendulum-v1)
   host        the host-stepped loop as train.py runs it on --env (`HostRuns.advance`)
 and the host iteration's parts, each timed alone:
   actions     the actions coming back from the device (`np.asarray`)
@@ -28,6 +30,7 @@ import time
 from common import describe_device
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 import envs
@@ -36,7 +39,10 @@ from agents.common import resolve_gamma
 from agents.engine import batching, off_policy
 from agents.engine.host_loop import HostRuns
 from agents.engine.loop import TrainConfig
+from envs.core import EnvSpec, make_env
 from envs.gym_envs import EnvBatch
+
+STAND_IN = "stand-in"
 
 
 def train_config(agent: str, preset: str, env: str, iterations: int) -> TrainConfig:
@@ -44,6 +50,24 @@ def train_config(agent: str, preset: str, env: str, iterations: int) -> TrainCon
     agent_config = dataclasses.replace(AGENTS[agent].presets[preset].config, learning_starts=0)
     return TrainConfig(agent=agent, agent_config=agent_config, env=env, total_steps=100 * iterations,
                        eval_every=10 * iterations, eval_episodes=1)
+
+
+def stand_in(spec: EnvSpec) -> envs.Env:
+    """A jittable env with spec's observation and action sizes and time limit, whose step costs almost
+    nothing: obs' = 0.9 obs + 0.1 (the action repeated to the observation's size), reward -|obs'|^2,
+    never terminating. The fused side of the comparison: the host env's own cost is the `envs` column."""
+    size = spec.obs_shape[0]
+
+    def reset(key):
+        obs = jax.random.uniform(key, spec.obs_shape, minval=-0.1, maxval=0.1)
+        return obs, obs
+
+    def step(key, obs, action):
+        obs = 0.9 * obs + 0.1 * jnp.resize(action, (size,))
+        return obs, obs, -jnp.sum(obs**2), jnp.zeros((), bool)
+
+    stand_in_spec = EnvSpec(f"{STAND_IN} of {spec.env_id}", spec.obs_shape, spec.max_episode_steps, spec.action_dim)
+    return make_env(stand_in_spec, reset, step, -jnp.ones(spec.action_dim), jnp.ones(spec.action_dim))
 
 
 def timed(fn, rounds: int, per: int) -> float:
@@ -60,12 +84,16 @@ def measure(agent: str, preset: str, env: str, fused_env: str, num_seeds: int, i
     seeds = list(range(num_seeds))
     keys, mesh = batching.keys_for(seeds), batching.runs_mesh()
 
-    def hp(env_id):  # gamma "auto" from each task's time limit
-        hparams = resolve_gamma(AGENTS[agent].presets[preset].hyperparams, envs.make(env_id).spec.max_episode_steps)
+    host_spec = envs.make(env).spec
+    fused_task = stand_in(host_spec) if fused_env == STAND_IN else envs.make(fused_env)
+
+    def hp(spec):  # gamma "auto" from each task's time limit
+        hparams = resolve_gamma(AGENTS[agent].presets[preset].hyperparams, spec.max_episode_steps)
         return batching.broadcast(hparams, num_seeds)
 
-    fused = off_policy.make_runs(train_config(agent, preset, fused_env, iterations), hp(fused_env), keys, mesh)
-    host = HostRuns(train_config(agent, preset, env, iterations), hp(env), keys, seeds, mesh)
+    fused_config = train_config(agent, preset, fused_task.spec.env_id, iterations)
+    fused = off_policy.make_runs(fused_config, hp(fused_task.spec), keys, mesh, env=fused_task)
+    host = HostRuns(train_config(agent, preset, env, iterations), hp(host_spec), keys, seeds, mesh)
     compile_seconds = {}
     for name, runs in (("fused", fused), ("host", host)):
         start = time.perf_counter()
@@ -126,7 +154,9 @@ def main() -> None:
     parser.add_argument("--agent", default="crossq", choices=[name for name, a in AGENTS.items() if a.loop == "off_policy"])
     parser.add_argument("--preset", default="cpu", help="the agent's preset (cpu, paper)")
     parser.add_argument("--env", default="gym/Hopper-v4", help="the host-stepped task")
-    parser.add_argument("--fused-env", default="gymnax/Pendulum-v1", help="the jittable task of the fused loop")
+    parser.add_argument("--fused-env", default=STAND_IN,
+                        help=f"the fused loop's jittable task: {STAND_IN!r} (default) for an almost free env with "
+                             "--env's sizes and time limit, or an env id such as gymnax/Pendulum-v1")
     parser.add_argument("--seeds", type=int, nargs="+", default=[1, 3], help="seed counts (one env per run)")
     parser.add_argument("--iterations", type=int, default=200, help="iterations per timed call")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (medians are reported)")

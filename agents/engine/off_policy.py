@@ -288,9 +288,13 @@ def jittable_env(config: TrainConfig) -> envs.Env:
     return env
 
 
-def make_runs(config: TrainConfig, hp: Any, keys: jax.Array, mesh) -> loop.Runs:
-    """The fused loop over a runs axis (hp, keys: leading [num_runs])."""
-    env = jittable_env(config)
+def make_runs(config: TrainConfig, hp: Any, keys: jax.Array, mesh, env: envs.Env | None = None) -> loop.Runs:
+    """The fused loop over a runs axis (hp, keys: leading [num_runs]), on config.env, or on `env` in
+    its place (bench/host_loop.py's stand-in with a host task's sizes)."""
+    if env is None:
+        env = jittable_env(config)
+    else:
+        validate(config, env.spec)
     return loop.Runs(
         hp, keys, mesh, functools.partial(fresh_run, config, env), functools.partial(run_period, config, env),
         parts=period_parts(config, env),
