@@ -271,3 +271,51 @@ def test_a_diverged_run_is_left_out_and_the_report_says_so(tmp_path):
     (group,) = report["groups"]
     assert group["seeds"] == [0, 2] and group["checkpoints"][0]["ours"]["mean"] == -175.0
     assert "Note: left out run(s) 1: diverged (summary.json)." in (tmp_path / "report" / "report.md").read_text()
+
+
+def test_compare_gives_the_textbook_tests_of_two_sets_of_runs(tmp_path, capsys):
+    """Values whose tests are worked by hand: finals [1, 2, 3] against [4, 5, 6] give Welch's t -3.674
+    on 4 degrees of freedom (p 0.0213) and Mann-Whitney U 0 (exact p 2 / C(6, 3) = 0.1); 2 of 5
+    against 5 of 5 runs at 1000 give Fisher's exact p 1/6."""
+    from reports import compare
+
+    steps = np.array([500, 1000])
+    write_run(tmp_path / "a", "sac", "mjx/InvertedPendulum-v4", steps, np.array([[0.0, 1.0], [2.0, 2.0], [3.0, 3.0]]))
+    write_run(tmp_path / "b", "sac", "gym/InvertedPendulum-v4", steps, np.array([[4.0, 4.0], [5.0, 5.0], [6.0, 6.0]]))
+    a, b = compare.load_side([tmp_path / "a"]), compare.load_side([tmp_path / "b"])
+    step = compare.common_step(a, b, None)
+    assert step == 1000
+    text, figures = compare.compare(compare.side("mjx/", a, step), compare.side("gym/", b, step), step, None, "cmd")
+    assert figures["at"]["welch_t"] == pytest.approx(-3 / np.sqrt(2 / 3), rel=1e-9)
+    assert figures["at"]["welch_df"] == pytest.approx(4.0)
+    assert figures["at"]["welch_p"] == pytest.approx(0.0213, abs=1e-4)
+    assert figures["at"]["mann_whitney_u"] == 0 and figures["at"]["mann_whitney_p"] == pytest.approx(0.1)
+    # the area: each run's mean over its evaluations, [0.5, 2, 3] against [4, 5, 6]
+    assert figures["area"]["welch_t"] == pytest.approx(
+        (np.mean([0.5, 2, 3]) - 5) / np.sqrt(np.var([0.5, 2, 3], ddof=1) / 3 + 1 / 3), rel=1e-9
+    )
+    assert "| mjx/ | 3 | 1.0, 2.0, 3.0 | 2.0 ± 1.0 | 2.0 | 2.0 |" in text
+
+    write_run(tmp_path / "c", "sac", "mjx/InvertedPendulum-v4", steps, np.array([[0.0, x] for x in (0, 0, 0, 1000, 1000)]))
+    write_run(tmp_path / "d", "sac", "gym/InvertedPendulum-v4", steps, np.full((5, 2), 1000.0))
+    out = tmp_path / "compare.md"
+    assert compare.main([str(tmp_path / "c"), "--vs", str(tmp_path / "d"), "--threshold", "1000", "--out", str(out)]) == 0
+    assert "Runs at or above 1000: 2 of 5 (A), 5 of 5 (B); Fisher's exact test p 0.167" in out.read_text()
+    assert out.read_text() == capsys.readouterr().out
+
+
+def test_compare_refuses_sides_it_cannot_compare_in_one_line(tmp_path, capsys):
+    steps = np.array([500, 1000])
+    write_run(tmp_path / "a", "sac", "mjx/InvertedPendulum-v4", steps, np.ones((2, 2)))
+    write_run(tmp_path / "b", "sac", "gym/Hopper-v4", steps, np.ones((2, 2)))
+    write_run(tmp_path / "c", "sac", "gym/InvertedPendulum-v4", np.array([400, 800]), np.ones((2, 2)))
+    from reports import compare
+
+    for argv, message in (
+        ([str(tmp_path / "a"), str(tmp_path / "b"), "--vs", str(tmp_path / "c")], "hold 2 algorithm/task pairs"),
+        ([str(tmp_path / "a"), "--vs", str(tmp_path / "c")], "share no evaluation step"),
+        ([str(tmp_path / "a"), "--vs", str(tmp_path / "b"), "--at", "700"], "--at 700 is not an evaluation step of both"),
+    ):
+        assert compare.main(argv) == 2
+        error = capsys.readouterr().err
+        assert message in error and error.count("\n") == 1, error
