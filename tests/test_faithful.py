@@ -102,6 +102,7 @@ def test_update_order(actor_first):
     assert tree_equal(new_state.actor.variables, from_old_critics.actor.variables) == actor_first
 
 
+@pytest.mark.slow  # two compiles of SAC's update, about 8 s
 def test_temperature_weight_decay_follows_the_setting():
     """With the setting on, AdamW's decoupled decay also pulls log_alpha towards 0 by lr * wd * log_alpha."""
     hp = sac.Hyperparams(learning_rate=1e-2, weight_decay=0.5, initial_alpha=0.01)
@@ -144,6 +145,7 @@ def test_crossq_wn_paper_preset_is_the_authors_configuration():
     assert {name: settings[name] for name in authors} == authors
 
 
+@pytest.mark.slow  # compiles each agent's update: 6-12 s
 @pytest.mark.parametrize("agent", ["xqc", "crossq-wn"])
 def test_xqc_steps_the_actor_and_temperature_at_updates_0_3_6_and_moves_the_actor_statistics_at_every_update(agent):
     """optax.conditionally_mask(step % 3 == 0) around the actor's and the temperature's optimizers:

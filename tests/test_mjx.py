@@ -123,6 +123,7 @@ def test_solver_caps_set_the_model_s_solver_and_bad_values_are_refused_in_one_li
         envs.make("gym/Hopper-v4:brax")
 
 
+@pytest.mark.slow  # traces a batch of HalfCheetah steps, about 5 s
 def test_the_line_search_stops_when_the_batch_has_converged():
     """MJX's line search is a scan of ls_iterations steps (each a cond, a select under vmap); the
     suite's step runs it as a while loop (envs/mjx_envs._line_search): the traced step of a batch
