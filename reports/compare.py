@@ -6,7 +6,8 @@ compares the evaluation returns of the runs, and their mean over the evaluations
 (the area under the curve, which the bimodal final returns of tasks like InvertedPendulum hide):
 per-run values, mean and standard deviation, median, IQM, Welch's t-test and the Mann-Whitney U
 test, both two-sided; with --threshold, also the runs at or above it on each side and Fisher's
-exact test on those counts. Diverged runs (NaN returns) are left out, with a note.
+exact test on those counts. Diverged runs and runs with non-finite returns are left out as
+`python -m reports` leaves them out (reports/runs.py), and its notes say which.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ class Side:
     """The evaluation return of each run at the compared step."""
     area: np.ndarray
     """Each run's mean evaluation return over the evaluations up to the compared step."""
-    left_out: int
 
 
 def load_side(directories: list[Path]) -> RunGroup:
@@ -59,11 +59,9 @@ def common_step(a: RunGroup, b: RunGroup, env_step: int | None) -> int:
 def side(label: str, group: RunGroup, env_step: int) -> Side:
     index = int(np.flatnonzero(group.curves.env_steps == env_step)[0])
     returns = np.asarray(group.curves.returns, np.float64)[:, : index + 1]
-    kept = np.isfinite(returns).all(axis=1)
-    if kept.sum() < 2:
-        raise ReportError(f"{label} has {int(kept.sum())} run(s) with finite returns up to step {env_step}; "
-                          "a test needs at least 2 per side")
-    return Side(label, group, returns[kept, -1], returns[kept].mean(axis=1), int((~kept).sum()))
+    if len(returns) < 2:
+        raise ReportError(f"{label} has {len(returns)} run(s) with finite returns; a test needs at least 2 per side")
+    return Side(label, group, returns[:, -1], returns.mean(axis=1))
 
 
 def describe(values: np.ndarray) -> str:
@@ -74,10 +72,8 @@ def describe(values: np.ndarray) -> str:
 def tests(a: np.ndarray, b: np.ndarray) -> dict[str, float]:
     """Welch's t (statistic, degrees of freedom, two-sided p) and Mann-Whitney U (statistic, two-sided p)."""
     welch = stats.ttest_ind(a, b, equal_var=False)
-    va, vb = a.var(ddof=1) / len(a), b.var(ddof=1) / len(b)
-    df = (va + vb) ** 2 / (va**2 / (len(a) - 1) + vb**2 / (len(b) - 1)) if va + vb > 0 else float("nan")
     mann_whitney = stats.mannwhitneyu(a, b, alternative="two-sided")
-    return {"welch_t": float(welch.statistic), "welch_df": float(df), "welch_p": float(welch.pvalue),
+    return {"welch_t": float(welch.statistic), "welch_df": float(welch.df), "welch_p": float(welch.pvalue),
             "mann_whitney_u": float(mann_whitney.statistic), "mann_whitney_p": float(mann_whitney.pvalue)}
 
 
@@ -113,9 +109,7 @@ def compare(a: Side, b: Side, env_step: int, threshold: float | None, command: s
                       f"{counts['hits_b']} of {len(b.final)} ({b.label}); Fisher's exact test p "
                       f"{counts['fisher_p']:.3g} (two-sided).", ""]
         figures[name] = result
-    for s in (a, b):
-        if s.left_out:
-            lines.append(f"{s.label}: {s.left_out} diverged run(s) left out.")
+    lines += [f"{s.label}: {note}." for s in (a, b) for note in s.group.notes]
     return "\n".join(lines).rstrip() + "\n", figures
 
 

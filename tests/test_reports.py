@@ -303,6 +303,13 @@ def test_compare_gives_the_textbook_tests_of_two_sets_of_runs(tmp_path, capsys):
     assert "Runs at or above 1000: 2 of 5 (A), 5 of 5 (B); Fisher's exact test p 0.167" in out.read_text()
     assert out.read_text() == capsys.readouterr().out
 
+    # a diverged run is left out as the report leaves it out, and named
+    write_run(tmp_path / "e", "sac", "gym/InvertedPendulum-v4", steps, np.array([[1.0, 1.0], [9.0, 5000.0], [2.0, 2.0], [3.0, 3.0]]))
+    output.write_json(tmp_path / "e" / "summary.json", {"diverged": [{"run": 1, "seed": 1, "hyperparams": {}, "env_step": 800}]})
+    e = compare.load_side([tmp_path / "e"])
+    text, _ = compare.compare(compare.side("gym/", e, 1000), compare.side("mjx/", a, 1000), 1000, None, "cmd")
+    assert "| gym/ | 3 | 1.0, 2.0, 3.0 |" in text and "gym/: left out run(s) 1: diverged (summary.json)." in text
+
 
 def test_compare_refuses_sides_it_cannot_compare_in_one_line(tmp_path, capsys):
     steps = np.array([500, 1000])
