@@ -399,8 +399,8 @@ def _c_capsule_frames(collide: Callable) -> Callable:
 
 
 _NEWTON_CONTINUES: list = []
-"""While `_gated_linesearch` traces a line search: whether each env's Newton loop is still running
-(None where the solver does one iteration without a loop)."""
+"""While `_gated_linesearch` traces a line search inside the Newton loop: whether each env's loop is
+still running."""
 
 
 def _gated_linesearch(linesearch: Callable) -> Callable:
@@ -418,14 +418,13 @@ def _gated_linesearch(linesearch: Callable) -> Callable:
 
     def run(m, d, ctx):
         if m.opt.iterations == 1:  # solve runs the body once, without a loop
-            _NEWTON_CONTINUES.append(None)
-        else:
-            improvement = solver._rescale(m, d, ctx.prev_cost - ctx.cost)
-            gradient = solver._rescale(m, d, math.norm(ctx.grad))
-            done = ctx.solver_niter >= m.opt.iterations
-            done |= improvement < m.opt.tolerance
-            done |= gradient < m.opt.tolerance
-            _NEWTON_CONTINUES.append(~done)
+            return linesearch(m, d, ctx)
+        improvement = solver._rescale(m, d, ctx.prev_cost - ctx.cost)
+        gradient = solver._rescale(m, d, math.norm(ctx.grad))
+        done = ctx.solver_niter >= m.opt.iterations
+        done |= improvement < m.opt.tolerance
+        done |= gradient < m.opt.tolerance
+        _NEWTON_CONTINUES.append(~done)
         try:
             return linesearch(m, d, ctx)
         finally:
@@ -456,9 +455,8 @@ def _line_search(cond_fun, body_fun, init_val, max_iter):
     del max_iter
     lowest = lambda point: point.replace(cost=jnp.full_like(point.cost, -jnp.inf))  # noqa: E731
     searches = cond_fun(init_val.replace(lo=lowest(init_val.lo), hi=lowest(init_val.hi)))
-    continues = _NEWTON_CONTINUES[-1] if _NEWTON_CONTINUES else None
-    if continues is not None:
-        searches = searches & continues
+    if _NEWTON_CONTINUES:
+        searches = searches & _NEWTON_CONTINUES[-1]
     return jax.lax.while_loop(lambda value: searches & cond_fun(value), body_fun, init_val)
 
 
