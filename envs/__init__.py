@@ -1,6 +1,7 @@
 """One interface over gymnax, brax and gymnasium MuJoCo: `make("gymnax/Pendulum-v1")`, `make("brax/hopper")`,
 `make("mjx/HalfCheetah-v4")` (gymnasium's task in pure JAX, envs/mjx_envs.py) and `make("gym/HalfCheetah-v4")`
-(host-stepped: a `HostEnv`, see envs/gym_envs.py)."""
+(host-stepped: a `HostEnv`, see envs/gym_envs.py); `make("host/mjx/HalfCheetah-v4")` steps a jittable env
+from the host as a `HostEnv` (envs/host_envs.py)."""
 
 from __future__ import annotations
 
@@ -39,9 +40,14 @@ def available() -> list[str]:
     return [f"{backend}/{name}" for backend in BACKENDS for name in _names(backend)]
 
 
+HOST = "host/"
+"""The prefix of a jittable env's id that steps it from the host (envs/host_envs.py)."""
+
+
 def is_host_stepped(env_id: str) -> bool:
-    """Whether `make(env_id)` gives a host-stepped `HostEnv` (gymnasium MuJoCo) rather than a jittable `Env`."""
-    return env_id.startswith("gym/")
+    """Whether `make(env_id)` gives a host-stepped `HostEnv` (gymnasium MuJoCo, or a `host/` id)
+    rather than a jittable `Env`."""
+    return env_id.startswith(("gym/", HOST))
 
 
 def make(env_id: str, **kwargs) -> Env | HostEnv:
@@ -53,12 +59,21 @@ def make(env_id: str, **kwargs) -> Env | HostEnv:
     mjx: max_episode_steps= (default gymnasium's limit); the id may cap the constraint solver,
     "mjx/HalfCheetah-v4:playground" (envs/mjx_envs.solver_caps).
     gym: gymnasium.make's arguments (e.g. max_episode_steps=50); returns a host-stepped `HostEnv`.
+    host/<jittable id>: that env's arguments; returns it behind the host-stepped interface.
     """
+    if env_id.startswith(HOST):
+        inner_id = env_id.removeprefix(HOST)
+        if is_host_stepped(inner_id):
+            raise UnknownEnvError(f"{env_id}: host/ takes a jittable env's id (gymnax/, brax/, mjx/); {inner_id} is host-stepped already")
+        from envs import host_envs
+
+        return host_envs.make(make(inner_id, **kwargs), inner_id)
     backend, _, name = env_id.partition("/")
     task = name.partition(":")[0] if backend == "mjx" else name  # solver caps after the ':', checked by mjx_envs
     if task not in _names(backend):  # a brax, mjx or gym id never imports gymnax
         ids = available()
         close = difflib.get_close_matches(env_id, ids, n=3, cutoff=0.5)
         hint = f" Did you mean {' or '.join(close)}?" if close else ""
-        raise UnknownEnvError(f"unknown env id {env_id!r}.{hint} Available: {', '.join(ids)}")
+        raise UnknownEnvError(f"unknown env id {env_id!r}.{hint} Available: {', '.join(ids)}; and host/ before any "
+                             "gymnax/, brax/ or mjx/ id (that env stepped from the host loop)")
     return _module(backend).make(name, **kwargs)

@@ -283,6 +283,9 @@ def video_scene(env_id: str):
 def scene_of(env):
     """What draws the frames of `env`'s states; raises ConfigError where none can."""
     backend, _, name = env.spec.env_id.partition("/")
+    if backend == "host":
+        raise ConfigError(f"--video draws no host/ ids: add --env {name} to play the run on the same env, "
+                          "stepped in the fused loop's way, with a video")
     if backend in ("gym", "mjx"):
         return MujocoScene(name, mjx=backend == "mjx")
     if backend == "brax":

@@ -68,6 +68,32 @@ def test_gymnax_truncation_autoreset_and_final_obs():
     assert not np.allclose(obs[4], obs[9])
 
 
+def test_a_host_id_steps_the_jittable_env_from_the_host_with_its_contract_and_seeds():
+    env = envs.make("host/gymnax/Pendulum-v1", max_steps_in_episode=5)
+    assert isinstance(env, envs.HostEnv) and envs.is_host_stepped(env.spec.env_id)
+    assert env.spec == envs.EnvSpec("host/gymnax/Pendulum-v1", (3,), 5, action_dim=1)
+    batch = env.batch([7, 8, 7])
+    first = batch.reset()
+    steps = [batch.step(np.full((3, 1), 0.5, np.float32)) for _ in range(7)]
+    obs = np.stack([t.obs for t in steps])  # [steps, envs, 3]
+    # the same seed replays the same episodes, another seed draws others, and so does a reset
+    np.testing.assert_array_equal(obs[:, 0], obs[:, 2])
+    assert not np.allclose(obs[:, 0], obs[:, 1])
+    np.testing.assert_array_equal(batch.reset(), first)
+    # the jittable env's own contract, in numpy: truncation at 5, final_obs the true last one, counters
+    truncated = np.stack([t.truncated for t in steps])
+    np.testing.assert_array_equal(np.flatnonzero(truncated[:, 0]), [4])
+    assert isinstance(truncated, np.ndarray) and not np.stack([t.terminated for t in steps]).any()
+    assert not np.allclose(steps[4].obs, steps[4].final_obs)
+    np.testing.assert_array_equal(steps[3].obs, steps[3].final_obs)
+    np.testing.assert_allclose(steps[4].episode_return, sum(t.reward for t in steps[:5]), rtol=1e-6)
+    np.testing.assert_array_equal(steps[5].episode_length, [1, 1, 1])
+    for env_id, message in (("host/gym/Hopper-v4", "host-stepped already"), ("host/mjx/Nope-v4", "unknown env id"),
+                            ("host/gymnax/CartPole-v1", "continuous actions only")):
+        with pytest.raises(ValueError, match=message):
+            envs.make(env_id)
+
+
 def test_gymnax_action_is_rescaled_to_the_bounds():
     import gymnax
 

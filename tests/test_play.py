@@ -160,6 +160,14 @@ def test_bad_input_is_one_error_line_and_exit_code_2(crossq_on_two_devices, flag
     assert capsys.readouterr().err.splitlines() == ["error: " + message.format(out=crossq_on_two_devices)]
 
 
+def test_a_host_id_plays_without_a_video_and_the_error_names_the_id_that_has_one(crossq_on_two_devices, tmp_path, capsys):
+    assert exit_code([str(crossq_on_two_devices), "--env", "host/gymnax/Pendulum-v1", "--video", str(tmp_path / "run.mp4")]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: --video draws no host/ ids: add --env gymnax/Pendulum-v1 to play the run on the same env, stepped in "
+        "the fused loop's way, with a video"
+    ]
+
+
 def test_a_directory_that_is_not_a_run_is_one_error_line(tmp_path, capsys):
     assert exit_code([str(tmp_path)]) == 2
     assert capsys.readouterr().err.splitlines() == [f"error: {tmp_path}: no config.json there; is it a run directory of train.py?"]

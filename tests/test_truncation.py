@@ -1,7 +1,8 @@
 """Truncation where it is kept: the transitions the loops store, read back at both kinds of episode end.
 
 The fused off-policy loop and the PPO rollout run on a counting env with a known time limit and
-known terminal states; the host-stepped loop on gym/InvertedPendulum-v4 with a short time limit,
+known terminal states, and so does the host-stepped loop, with the counting env behind a `host/` id
+(envs/host_envs.py); the host-stepped loop on gym/InvertedPendulum-v4 with a short time limit,
 its stored transitions compared with the Timesteps the host envs returned.
 """
 
@@ -20,6 +21,7 @@ from agents.engine.batching import broadcast, keys_for, runs_mesh
 from agents.engine.host_loop import HostRuns
 from agents.engine.loop import TrainConfig
 from agents.engine.off_policy import train
+from envs import host_envs
 from envs.core import EnvSpec, make_env
 
 TIME_LIMIT, TERMINAL_COUNT = 4, 3
@@ -69,6 +71,26 @@ def test_the_fused_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode
     state, _ = jax.jit(lambda hp, key: train(config, hp, key))(ddpg.Hyperparams(), jax.random.key(0))
     data = state.buffer.data
     assert int(state.buffer.size) == 64
+    check_episode_ends(data.obs, data.next_obs, data.terminated)
+
+
+@pytest.mark.slow
+def test_the_host_loop_stepping_a_jittable_env_stores_final_obs_and_terminated_at_both_kinds_of_episode_end(monkeypatch):
+    monkeypatch.setattr(envs, "make", lambda env_id, **kwargs: host_envs.make(counting_env(), "test/counting"))
+    config = TrainConfig(
+        agent="ddpg",
+        agent_config=ddpg.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=40, buffer_size=64),
+        env="host/test/counting",
+        total_steps=64,
+        eval_every=32,
+        eval_episodes=1,
+        num_envs=2,
+    )
+    runs = HostRuns(config, broadcast(ddpg.Hyperparams(), 1), keys_for([0]), [0], runs_mesh())
+    runs.compile()
+    state = runs.run_period(runs.run_period(runs.init(), 0)[0], 1)[0]
+    data = jax.tree.map(lambda x: np.asarray(x[0]), state.buffer.data)
+    assert int(state.buffer.size[0]) == 64
     check_episode_ends(data.obs, data.next_obs, data.terminated)
 
 

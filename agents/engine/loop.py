@@ -29,7 +29,7 @@ class RunConfig:
 
     env: str = "gymnax/Pendulum-v1"
     """Environment id, e.g. gymnax/Pendulum-v1, brax/hopper or gym/HalfCheetah-v4 (host-stepped MuJoCo);
-    a wrong id lists them all."""
+    host/ before a jittable id (host/mjx/Hopper-v4) steps that env from the host loop; a wrong id lists them all."""
     total_steps: int = 10_000
     """Env steps per run (a multiple of --eval-every)."""
     eval_every: int = 1_000
