@@ -20,6 +20,7 @@ from agents.engine.batching import broadcast, seed_keys
 from agents.engine.loop import TrainConfig
 from agents.engine.off_policy import train
 from envs import mjx_check, mjx_envs
+from reports import c_vs_mjx
 
 
 def data(qpos=(), qvel=(), **fields):
@@ -155,10 +156,11 @@ def test_importing_mjx_prints_nothing_about_the_warp_implementation():
 
 
 @pytest.mark.slow
-def test_inverted_pendulum_steps_and_resets_like_c_mujoco():
-    """64 states of gymnasium rollouts, one step each in MJX and C; 1024 resets of each (about 40 s:
-    one compilation). Measured: observations within 5e-7, rewards and terminations equal, reset
-    statistics within 1.4 standard errors."""
+def test_inverted_pendulum_steps_resets_and_falls_like_c_mujoco():
+    """64 states of gymnasium rollouts, one step each in MJX and C; 1024 resets of each; 64 whole
+    episodes of each from the same starts, closed loop (reports.c_vs_mjx; about 40 s: one
+    compilation). Measured: observations within 5e-7, rewards and terminations equal, reset
+    statistics within 1.4 standard errors, every episode as long in both."""
     name = "InvertedPendulum-v4"
     transitions = mjx_check.gymnasium_transitions(name)
     assert 3 <= transitions["terminated"].sum() < 64
@@ -175,6 +177,13 @@ def test_inverted_pendulum_steps_and_resets_like_c_mujoco():
     assert mean_gap.max() < 4 and std_gap.max() < 4, (mean_gap, std_gap)
     # and the check can fail: a reset noise twice gymnasium's is far outside the sampling error
     assert mjx_check.sampling_errors(2 * reset_obs, mjx_check.gymnasium_resets(name))[1].max() > 10
+    # a pendulum left alone falls from its reset noise (after 19 to 58 steps, measured) at the same
+    # step in both, and the two never separate before
+    alone = c_vs_mjx.paired_episodes(lambda obs: np.zeros((len(obs), 1)), name, mjx_check.STATES, 0, 1000, program)
+    np.testing.assert_array_equal(alone.mjx_length, alone.c_length)
+    assert 10 < alone.c_length.min() and alone.c_length.max() < 100 and len(np.unique(alone.c_length)) > 5
+    np.testing.assert_array_equal(alone.mjx_return, alone.c_length)  # v4 pays 1 per step, the falling one too
+    np.testing.assert_array_equal(alone.separated, alone.c_length)
 
 
 @pytest.mark.slow

@@ -326,3 +326,17 @@ def test_compare_refuses_sides_it_cannot_compare_in_one_line(tmp_path, capsys):
         assert compare.main(argv) == 2
         error = capsys.readouterr().err
         assert message in error and error.count("\n") == 1, error
+
+
+def test_c_vs_mjx_takes_runs_on_gymnasium_mujoco_tasks_only(tmp_path, capsys):
+    from agents.common import ConfigError
+    from reports import c_vs_mjx
+
+    assert c_vs_mjx.task_of("gym/Hopper-v4") == "Hopper-v4"
+    assert c_vs_mjx.task_of("host/mjx/Hopper-v4:playground") == "Hopper-v4:playground"
+    with pytest.raises(ConfigError, match="brax/hopper is not a gymnasium MuJoCo task"):
+        c_vs_mjx.task_of("brax/hopper")
+    assert c_vs_mjx.main([str(tmp_path)]) == 2
+    assert capsys.readouterr().err.splitlines() == [f"error: {tmp_path}: no config.json there; is it a run directory of train.py?"]
+    assert c_vs_mjx.main([str(tmp_path), "--starts", "0"]) == 2
+    assert capsys.readouterr().err.splitlines() == ["error: --starts must be at least 1, got 0"]
