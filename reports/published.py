@@ -114,8 +114,9 @@ def published_task(env_id: str) -> str | None:
 
     mjx/<Task>-vN counts as the published task too: the same MJCF and rules in MJX, checked step by
     step against gymnasium's C MuJoCo (envs/README.md, "gymnasium's tasks in JAX"); a capped solver
-    ("mjx/HalfCheetah-v4:brax") is other physics, compared with nothing."""
-    family, _, name = env_id.partition("/")
+    ("mjx/HalfCheetah-v4:brax") is other physics, compared with nothing. host/mjx/<Task>-vN is the
+    mjx/ task stepped from the host loop (envs/host_envs.py): the same env, so it counts too."""
+    family, _, name = env_id.removeprefix("host/").partition("/")
     return name if family in ("gym", "mjx") and name in published_tasks() else None
 
 

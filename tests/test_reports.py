@@ -213,6 +213,7 @@ def test_agents_and_env_ids_map_to_the_published_names():
     assert published_algo("sac", {"actor_net": "mlp", "critic_net": "simba"}) is None
     assert published_algo("td3", {}) is None
     assert published_task("gym/HalfCheetah-v4") == "HalfCheetah-v4" == published_task("mjx/HalfCheetah-v4")
+    assert published_task("host/mjx/Hopper-v4") == "Hopper-v4" and published_task("host/gymnax/Pendulum-v1") is None
     assert published_task("brax/halfcheetah") is None and published_task("gymnax/Pendulum-v1") is None
 
 
