@@ -44,6 +44,19 @@ def counting_env() -> envs.Env:
     return make_env(spec, reset, step, jnp.array([-1.0]), jnp.array([1.0]))
 
 
+def counting_config(env_id: str) -> TrainConfig:
+    """DDPG on the counting env: 64 env steps on 2 envs, all of them kept in the replay buffer."""
+    return TrainConfig(
+        agent="ddpg",
+        agent_config=ddpg.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=40, buffer_size=64),
+        env=env_id,
+        total_steps=64,
+        eval_every=32,
+        eval_episodes=1,
+        num_envs=2,
+    )
+
+
 def check_episode_ends(obs, next_obs, terminated):
     """obs, next_obs: [n, 2] of the counting env; terminated: [n]. Every stored next observation is the
     one the step reached (never the next episode's first), and only terminal states are terminated."""
@@ -59,15 +72,7 @@ def check_episode_ends(obs, next_obs, terminated):
 @pytest.mark.slow
 def test_the_fused_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode_end(monkeypatch):
     monkeypatch.setattr(envs, "make", lambda env_id, **kwargs: counting_env())
-    config = TrainConfig(
-        agent="ddpg",
-        agent_config=ddpg.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=40, buffer_size=64),
-        env="test/counting",
-        total_steps=64,
-        eval_every=32,
-        eval_episodes=1,
-        num_envs=2,
-    )
+    config = counting_config("test/counting")
     state, _ = jax.jit(lambda hp, key: train(config, hp, key))(ddpg.Hyperparams(), jax.random.key(0))
     data = state.buffer.data
     assert int(state.buffer.size) == 64
@@ -77,15 +82,7 @@ def test_the_fused_loop_stores_final_obs_and_terminated_at_both_kinds_of_episode
 @pytest.mark.slow
 def test_the_host_loop_stepping_a_jittable_env_stores_final_obs_and_terminated_at_both_kinds_of_episode_end(monkeypatch):
     monkeypatch.setattr(envs, "make", lambda env_id, **kwargs: host_envs.make(counting_env(), "test/counting"))
-    config = TrainConfig(
-        agent="ddpg",
-        agent_config=ddpg.Config(actor_width=8, critic_width=8, batch_size=8, learning_starts=40, buffer_size=64),
-        env="host/test/counting",
-        total_steps=64,
-        eval_every=32,
-        eval_episodes=1,
-        num_envs=2,
-    )
+    config = counting_config("host/test/counting")
     runs = HostRuns(config, broadcast(ddpg.Hyperparams(), 1), keys_for([0]), [0], runs_mesh())
     runs.compile()
     state = runs.run_period(runs.run_period(runs.init(), 0)[0], 1)[0]
