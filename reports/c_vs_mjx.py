@@ -107,8 +107,8 @@ HEADER = ("| run | C return | MJX return | C length | MJX length | MJX - C retur
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("out", help="a run directory of train.py on a gym/, mjx/ or host/mjx/ MuJoCo task")
-    parser.add_argument("--starts", type=int, default=16, help="episodes per run and simulator, from gymnasium's resets")
-    parser.add_argument("--seed", type=int, default=0, help="the first start's gymnasium reset seed")
+    parser.add_argument("--starts", type=int, default=16, help="episodes per run and simulator, from gymnasium's resets (default 16)")
+    parser.add_argument("--seed", type=int, default=0, help="the first start's gymnasium reset seed (default 0)")
     parser.add_argument("--runs", type=int, nargs="+", help="evals.csv's run indices (default: every run)")
     parser.add_argument("--checkpoint", type=int, help="the checkpoint (evaluations done; default: the newest)")
     args = parser.parse_args(argv)
