@@ -51,12 +51,11 @@ def task_of(env_id: str) -> str:
     return name
 
 
-def paired_episodes(act, task: str, starts: int, seed: int, max_steps: int, program=None) -> Paired:
+def paired_episodes(act, task: str, program, starts: int, seed: int, max_steps: int) -> Paired:
     """act(obs [starts, obs_dim]) -> actions [starts, action_dim] in [-1, 1]; `task`: a gymnasium
-    task (with MJX solver caps, if any). One episode per start in each simulator. program: the
-    task's `mjx_check.compare_program`, if compiled already."""
+    task (with MJX solver caps, if any); program: its `mjx_check.compare_program` (one per task: a
+    new one compiles again). One episode per start in each simulator."""
     name = mjx_envs.solver_caps(task)[0]
-    program = program or mjx_check.compare_program(task)
     c_envs = [mjx_check.gymnasium_env(name) for _ in range(starts)]
     c_obs = np.stack([env.reset(seed=seed + i)[0] for i, env in enumerate(c_envs)]).astype(np.float32)
     qpos, qvel, warmstart = (np.stack(field).astype(np.float32) for field in zip(*map(mjx_check.c_state, c_envs)))
@@ -127,9 +126,10 @@ def main(argv: list[str] | None = None) -> int:
           f"({task}), {args.starts} starts each (gymnasium reset seeds {args.seed} .. {args.seed + args.starts - 1}):")
     print(HEADER)
     print("|" + "---|" * (HEADER.count("|") - 1))
+    program = mjx_check.compare_program(task)
     results = []
     for run, policy in zip(runs, policies):
-        results.append(paired_episodes(policy.act, task, args.starts, args.seed, max_steps))
+        results.append(paired_episodes(policy.act, task, program, args.starts, args.seed, max_steps))
         print(summary(f"{run} (seed {policy.seed})", results[-1]), flush=True)
     pooled = Paired(*(np.concatenate(field) for field in zip(*(dataclasses.astuple(r) for r in results))))
     print(summary("all", pooled))

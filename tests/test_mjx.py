@@ -179,7 +179,7 @@ def test_inverted_pendulum_steps_resets_and_falls_like_c_mujoco():
     assert mjx_check.sampling_errors(2 * reset_obs, mjx_check.gymnasium_resets(name))[1].max() > 10
     # a pendulum left alone falls from its reset noise (after 19 to 58 steps, measured) at the same
     # step in both, and the two never separate before
-    alone = c_vs_mjx.paired_episodes(lambda obs: np.zeros((len(obs), 1)), name, mjx_check.STATES, 0, 1000, program)
+    alone = c_vs_mjx.paired_episodes(lambda obs: np.zeros((len(obs), 1)), name, program, mjx_check.STATES, 0, 1000)
     np.testing.assert_array_equal(alone.mjx_length, alone.c_length)
     assert 10 < alone.c_length.min() and alone.c_length.max() < 100 and len(np.unique(alone.c_length)) > 5
     np.testing.assert_array_equal(alone.mjx_return, alone.c_length)  # v4 pays 1 per step, the falling one too
